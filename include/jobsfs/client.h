@@ -1,0 +1,53 @@
+/* The jobs API client: every page of a collection query, one job by uuid, errors
+ * mapped to errno. Thread-safe: any number of threads may call it at once. */
+#ifndef JOBSFS_CLIENT_H
+#define JOBSFS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobsfs/http.h"
+
+struct jfs_error;
+struct jfs_job;
+struct jfs_query;
+
+#define JFS_JOBS_PATH "/api/cluster/jobs"
+#define JFS_PAGE_SIZE_DEFAULT 1000
+
+struct jfs_client_config {
+	struct jfs_http_config http;
+	unsigned page_size;	/* max_records per page (JFS_PAGE_SIZE_DEFAULT) */
+	int max_depth;		/* JSON nesting limit (JFS_MAX_DEPTH_DEFAULT) */
+};
+
+struct jfs_job_list {
+	struct jfs_job **jobs;	/* n jobs, one reference each owned by the list */
+	size_t n;
+	size_t pages;		/* pages fetched */
+};
+
+struct jfs_client;
+
+int jfs_client_new(const struct jfs_client_config *cfg, struct jfs_client **out,
+		   struct jfs_error *e);
+void jfs_client_free(struct jfs_client *c);
+
+/* All jobs matching q (NULL: all jobs), with fields=* unless q names fields. Follows
+ * _links.next over every page, only to the same origin (another origin is -EIO and
+ * a log line; credentials are never sent there), stopping when a next link repeats;
+ * empty pages that carry a next link are followed. When q has max_records, fetches
+ * that many (one page) and stops. A job seen twice is kept once. Returns 0 or
+ * negative errno (e filled): -EINVAL for a query the cluster rejected, -EACCES,
+ * -EIO, -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH... */
+int jfs_client_list(struct jfs_client *c, const struct jfs_query *q,
+		    struct jfs_job_list *out, struct jfs_error *e);
+void jfs_job_list_free(struct jfs_job_list *list);
+
+/* One job by uuid, with fields=*. -ENOENT when the cluster has none (404/code 4). */
+int jfs_client_get(struct jfs_client *c, const char *uuid, struct jfs_job **out,
+		   struct jfs_error *e);
+
+struct jfs_http *jfs_client_http(struct jfs_client *c);
+
+#endif

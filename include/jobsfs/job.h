@@ -1,0 +1,86 @@
+/* The job model: one record of /api/cluster/jobs, every field the cluster sent, as a
+ * tree of named nodes that the filesystem shows as it is (the filesystem never parses
+ * JSON). Jobs are immutable once built and reference-counted, so a listing and a
+ * reader can share one without copying or locking. */
+#ifndef JOBSFS_JOB_H
+#define JOBSFS_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct jfs_error;
+struct json_object;
+
+enum jfs_job_state {
+	JFS_JOB_UNKNOWN = 0, /* absent, or a state this version does not know */
+	JFS_JOB_QUEUED,
+	JFS_JOB_RUNNING,
+	JFS_JOB_PAUSED,
+	JFS_JOB_SUCCESS,
+	JFS_JOB_FAILURE,
+};
+
+/* One entry of a job's tree: a directory (a JSON object or array, or the job itself)
+ * or a file (a scalar: its value and a newline; or job.json). */
+struct jfs_node {
+	char *name;	/* a safe file name (see jfs_name_encode) */
+	bool is_dir;
+	char *data;	/* files: the content, NUL-terminated; NULL for directories */
+	size_t size;	/* files: exact length of data */
+	struct jfs_node *children; /* directories: entries, sorted by name (strcmp) */
+	size_t nchildren;
+};
+
+struct jfs_job {
+	char *uuid;		/* as the cluster sent it */
+	char *name;		/* the job directory's name: jfs_name_encode(uuid) */
+	enum jfs_job_state state;
+	int64_t start_time;	/* epoch seconds; 0 when absent */
+	int64_t end_time;	/* epoch seconds; 0 when absent (active jobs) */
+	struct jfs_node root;	/* the job directory: one node per field, plus job.json */
+	size_t mem;		/* bytes this job holds (for the cache's memory cap) */
+	int refs;		/* atomic; see jfs_job_ref */
+};
+
+/* Build a job from one parsed record. Scalars become files ("value\n"; true/false;
+ * null as an empty line; numbers as the cluster wrote them), objects directories,
+ * arrays directories named 0, 1, 2...; "_links" is left out of the tree; job.json
+ * holds the whole record, pretty-printed, with a final newline. A name that is not a
+ * safe file name is encoded (jfs_name_encode); one that cannot be (too long) is
+ * skipped with a log line. A record without a string uuid is -EINVAL. The job starts
+ * with one reference. Returns 0 or negative errno with e filled. */
+int jfs_job_from_json(struct json_object *record, struct jfs_job **out, struct jfs_error *e);
+
+/* Parse one job body (GET /api/cluster/jobs/{uuid}) with the given limits. */
+int jfs_job_parse(const char *body, size_t len, int max_depth, struct jfs_job **out,
+		  struct jfs_error *e);
+
+struct jfs_job *jfs_job_ref(struct jfs_job *job);
+void jfs_job_unref(struct jfs_job *job); /* frees at zero; NULL is fine */
+
+/* success or failure: a terminal job never changes until the cluster deletes it. */
+bool jfs_job_is_terminal(const struct jfs_job *job);
+enum jfs_job_state jfs_job_state_parse(const char *s);
+const char *jfs_job_state_name(enum jfs_job_state state);
+
+/* The job's time for mtime: end_time, else start_time, else 0. */
+int64_t jfs_job_mtime(const struct jfs_job *job);
+
+/* A child of a directory node by name (binary search), NULL when absent. */
+const struct jfs_node *jfs_node_child(const struct jfs_node *dir, const char *name);
+
+/* A node by a relative path "error/arguments/0/message" under dir; NULL if absent. */
+const struct jfs_node *jfs_node_lookup(const struct jfs_node *dir, const char *path);
+
+/* A name from the cluster made safe as one file name, reversibly: '%' -> %25,
+ * '/' -> %2F, control bytes -> %XX; the empty name -> "%", "." -> "%2E", ".." ->
+ * "%2E%2E". (A top-level field named "job.json" is shown as "job%2Ejson" by
+ * jfs_job_from_json, so it cannot shadow the record file.) Returns a malloc'd string,
+ * or NULL when the result would exceed NAME_MAX (errno ENAMETOOLONG) or on ENOMEM. */
+char *jfs_name_encode(const char *raw);
+
+/* The inverse of jfs_name_encode; NULL (errno EINVAL) when name is not an encoding. */
+char *jfs_name_decode(const char *name);
+
+#endif
