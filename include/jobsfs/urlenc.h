@@ -9,9 +9,11 @@
  * non-ASCII bytes reach the cluster exactly. Returns a malloc'd string, NULL on ENOMEM. */
 char *jfs_url_encode(const char *s);
 
-/* Decode %XX sequences (and nothing else: '+' stays '+'). Returns a malloc'd string of
- * *out_len bytes plus a NUL, or NULL with errno EINVAL for a malformed escape or an
- * encoded NUL, ENOMEM when out of memory. out_len may be NULL. */
+/* Decode the len bytes at s: %XX sequences (hex digits in either case), and nothing
+ * else: '+' stays '+'. Returns a malloc'd string of *out_len bytes plus a NUL, or NULL
+ * with errno EINVAL for a malformed escape ('%' not followed by two hex digits), an
+ * encoded NUL (%00) or a raw NUL byte within len, ENOMEM when out of memory. out_len
+ * may be NULL. */
 char *jfs_url_decode(const char *s, size_t len, size_t *out_len);
 
 #endif
