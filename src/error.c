@@ -1,0 +1,285 @@
+/* Errors that cross the core library's API (see include/jobsfs/error.h).
+ *
+ * Every text that lands in a struct jfs_error comes from the cluster's body or the
+ * transport, so it is treated as hostile: control bytes become spaces (one log line
+ * stays one line), and a text too long for its field is cut on a UTF-8 character
+ * boundary and marked with "...". Nothing here allocates except the JSON parse of an
+ * error body. */
+#include "jobsfs/error.h"
+
+#include "jobsfs/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Error bodies are flat ({"error":{...,"arguments":[{...}]}}): anything deeper is not
+ * one, and a small limit keeps a hostile body cheap to reject. */
+#define ERROR_BODY_MAX_DEPTH 8
+
+static const char ellipsis[] = "...";
+
+/* The length of the longest prefix of s[0..n) that does not end inside a UTF-8
+ * sequence: back up over continuation bytes (10xxxxxx) to the lead byte, and drop it
+ * too when its sequence would not fit. */
+static size_t utf8_cut(const char *s, size_t n, size_t full)
+{
+	if (n >= full)
+		return full;
+	size_t cut = n;
+	while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+		cut--;
+	return cut;
+}
+
+/* Copy len bytes of src into dst (size bytes, size >= 1), NUL-terminated. Control
+ * bytes become spaces; a text that does not fit is cut on a character boundary and
+ * ends in "..." (when dst has room for it). Returns true when the text was cut. */
+static bool copy_text(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t n = len;
+	bool truncated = false;
+
+	if (n > size - 1) {
+		size_t keep = size > sizeof(ellipsis) ? size - sizeof(ellipsis) : size - 1;
+		n = utf8_cut(src, keep, len);
+		truncated = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+		dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	}
+	if (truncated && size > sizeof(ellipsis))
+		memcpy(dst + n, ellipsis, sizeof(ellipsis));
+	else
+		dst[n] = '\0';
+	return truncated;
+}
+
+#define COPY_FIELD(field, src, len) copy_text((field), sizeof(field), (src), (len))
+
+void jfs_error_clear(struct jfs_error *e)
+{
+	if (e)
+		memset(e, 0, sizeof(*e));
+}
+
+int jfs_error_set(struct jfs_error *e, int err, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	if (!e)
+		return -err;
+	va_start(ap, fmt);
+	if (vsnprintf(text, sizeof(text), fmt, ap) < 0)
+		text[0] = '\0';
+	va_end(ap);
+	e->err = err;
+	/* text holds more than message can, so a text vsnprintf cut is cut again here,
+	 * safely and marked. */
+	COPY_FIELD(e->message, text, strlen(text));
+	return -err;
+}
+
+void jfs_error_set_request(struct jfs_error *e, const char *method, const char *path)
+{
+	char text[sizeof(e->request) + 1];
+
+	if (!e)
+		return;
+	if (!method || !path) {
+		e->request[0] = '\0';
+		return;
+	}
+	/* Callers pass a path; should a whole URL come, never keep its user:password@. */
+	const char *scheme_end = strstr(path, "://");
+	if (scheme_end) {
+		const char *host = scheme_end + 3;
+		size_t authority = strcspn(host, "/?#");
+		const char *at = memchr(host, '@', authority);
+		if (at)
+			snprintf(text, sizeof(text), "%s %.*s%s", method,
+				 (int)(host - path), path, at + 1);
+		else
+			snprintf(text, sizeof(text), "%s %s", method, path);
+	} else {
+		snprintf(text, sizeof(text), "%s %s", method, path);
+	}
+	COPY_FIELD(e->request, text, strlen(text));
+}
+
+/* Copy a JSON string or integer member of obj into a field ("" when absent or of
+ * another type). Returns true when the text was cut. */
+static bool copy_member(struct json_object *obj, const char *key, char *dst, size_t size)
+{
+	struct json_object *v;
+	char num[32];
+
+	dst[0] = '\0';
+	if (!json_object_object_get_ex(obj, key, &v))
+		return false;
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return copy_text(dst, size, json_object_get_string(v),
+				 (size_t)json_object_get_string_len(v));
+	case json_type_int: /* some releases send the code as a number */
+		snprintf(num, sizeof(num), "%" PRId64, json_object_get_int64(v));
+		return copy_text(dst, size, num, strlen(num));
+	default:
+		return false; /* null, objects, arrays, doubles, booleans: not a text */
+	}
+}
+
+/* Append "; message" of each argument that has a string message, while the field
+ * has room. */
+static void append_arguments(struct json_object *arguments, char *msg, size_t size)
+{
+	size_t n = json_object_array_length(arguments);
+	size_t used = strlen(msg);
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *arg = json_object_array_get_idx(arguments, i);
+		struct json_object *m;
+		if (!json_object_is_type(arg, json_type_object) ||
+		    !json_object_object_get_ex(arg, "message", &m) ||
+		    !json_object_is_type(m, json_type_string))
+			continue;
+		if (used > 0) {
+			if (size - used < sizeof("; ") + sizeof(ellipsis))
+				return;
+			memcpy(msg + used, "; ", sizeof("; "));
+			used += 2;
+		}
+		if (copy_text(msg + used, size - used, json_object_get_string(m),
+			      (size_t)json_object_get_string_len(m)))
+			return;
+		used += strlen(msg + used);
+	}
+}
+
+int jfs_ontap_error_parse(const char *body, size_t len, struct jfs_error *e)
+{
+	struct json_tokener *tok;
+	struct json_object *root, *error, *arguments;
+	int rc = -EINVAL;
+
+	if (!body || !e || len == 0 || len > INT_MAX)
+		return -EINVAL;
+	tok = json_tokener_new_ex(ERROR_BODY_MAX_DEPTH);
+	if (!tok)
+		return -ENOMEM;
+	root = json_tokener_parse_ex(tok, body, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success)
+		goto out;
+	/* Only whitespace may follow the object. */
+	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+		if (!strchr(" \t\r\n", body[i]) || body[i] == '\0')
+			goto out;
+	if (!json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "error", &error) ||
+	    !json_object_is_type(error, json_type_object))
+		goto out;
+
+	copy_member(error, "code", e->code, sizeof(e->code));
+	copy_member(error, "target", e->target, sizeof(e->target));
+	bool cut = copy_member(error, "message", e->message, sizeof(e->message));
+	if (!cut && json_object_object_get_ex(error, "arguments", &arguments) &&
+	    json_object_is_type(arguments, json_type_array))
+		append_arguments(arguments, e->message, sizeof(e->message));
+	rc = 0;
+out:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
+int jfs_errno_from_http(long status, const char *code)
+{
+	if (code && strcmp(code, "4") == 0)
+		return ENOENT;
+	if (code && strcmp(code, "6") == 0)
+		return EACCES;
+	if (status == 404)
+		return ENOENT;
+	if (status == 401 || status == 403)
+		return EACCES;
+	if (status >= 400 && status < 500)
+		return EINVAL;
+	return EIO;
+}
+
+/* Append formatted text at *pos in buf (len bytes), cutting safely when full. */
+static void __attribute__((format(printf, 4, 5)))
+append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+	char text[1024]; /* more than any one piece: the largest field is 512 bytes */
+	va_list ap;
+
+	if (*pos + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	if (vsnprintf(text, sizeof(text), fmt, ap) < 0)
+		text[0] = '\0';
+	va_end(ap);
+	if (copy_text(buf + *pos, len - *pos, text, strlen(text)))
+		*pos = len - 1; /* full: later pieces are dropped */
+	else
+		*pos += strlen(buf + *pos);
+}
+
+const char *jfs_error_format(const struct jfs_error *e, char *buf, size_t len)
+{
+	char errtext[128];
+	size_t pos = 0;
+	bool open = false; /* the " (details" part has begun */
+
+	if (!buf || len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (!e)
+		return buf;
+	if (e->request[0])
+		append(buf, len, &pos, "%s: ", e->request);
+	/* GNU strerror_r: thread-safe, returns the text (maybe not in errtext). */
+	append(buf, len, &pos, "%s",
+	       e->err ? strerror_r(e->err, errtext, sizeof(errtext)) : "no error");
+
+	/* " (HTTP 400, ONTAP code 262197: message, target "x")", each part optional. */
+	if (e->http_status) {
+		append(buf, len, &pos, " (HTTP %ld", e->http_status);
+		open = true;
+	}
+	if (e->code[0]) {
+		append(buf, len, &pos, "%sONTAP code %s", open ? ", " : " (", e->code);
+		open = true;
+	}
+	if (e->message[0]) {
+		append(buf, len, &pos, "%s%s", e->code[0] ? ": " : open ? ", " : " (",
+		       e->message);
+		open = true;
+	}
+	/* The target is usually named in the message; add it only when it is not. */
+	if (e->target[0] && !strstr(e->message, e->target)) {
+		append(buf, len, &pos, "%starget \"%s\"", open ? ", " : " (", e->target);
+		open = true;
+	}
+	if (open)
+		append(buf, len, &pos, ")");
+	return buf;
+}
+
+void jfs_error_log(const struct jfs_error *e, const char *what)
+{
+	char text[1024];
+
+	jfs_error_format(e, text, sizeof(text));
+	if (what && what[0])
+		jfs_err("%s: %s", what, text);
+	else
+		jfs_err("%s", text);
+}
