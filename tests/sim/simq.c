@@ -1,0 +1,1025 @@
+/* ontap-sim's query language (see simq.h): filters, order_by and fields of
+ * GET /api/cluster/jobs, evaluated on json-c job records.
+ *
+ * Case: the vendor's REST documentation (docs.netapp.com, ontap-automation "Input
+ * variables", and the REST API reference's "Getting started" page) lists the operators
+ * but says nothing about letter case. ONTAP evaluates REST queries with the same query
+ * engine as its CLI, where `volume show -volume VOL*` finds vol1: string matching is
+ * case-insensitive. So here every string operation (=, *, <, >, .., literals) folds
+ * ASCII letters; bytes >= 0x80 compare as they are. order_by compares strings the same
+ * way and breaks ties between spellings that differ only in case bytewise, so the
+ * order stays total.
+ *
+ * Semantics decided where the documentation is silent:
+ * - A query is alternatives separated by '|'; a record matches when any value of the
+ *   field (several when the path crosses an array: error.arguments.message) matches
+ *   any alternative.
+ * - An unset or JSON-null field matches only `null`. Every other term, negated or not,
+ *   is false on it ("unset fields are excluded from matching queries").
+ * - '*' works on every type, against the value's text (code=1*, start_time=2021-06*).
+ * - `a..b` is an inclusive range; on a string field a '*' takes precedence and a side
+ *   left empty makes the term a plain value (so message=Complete... still works).
+ *
+ * Speed: simq_filter_compile does all parsing and allocation; simq_filter_match walks
+ * the record with json-c lookups and compares in place (no allocation, no copies, no
+ * json-c call that formats or caches text inside a shared object), so it is safe on
+ * records that other threads read at the same time. */
+#include "simq.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jobsfs/isotime.h"
+
+#define SIMQ_MAX_DEPTH 4   /* deepest schema path is 3 segments: error.arguments.code */
+#define SIMQ_NUM_BUF 32	   /* text of an int64 or a double, for '*' on numbers */
+
+/* ------------------------------------------------------------------------------ */
+/* Schema                                                                          */
+
+static const struct simq_field schema[] = {
+	{ "uuid", SIMQ_STRING },
+	{ "description", SIMQ_STRING },
+	{ "state", SIMQ_STRING },
+	{ "message", SIMQ_STRING },
+	{ "code", SIMQ_NUMBER },
+	{ "start_time", SIMQ_TIME },
+	{ "end_time", SIMQ_TIME },
+	{ "error.code", SIMQ_STRING },
+	{ "error.message", SIMQ_STRING },
+	{ "error.target", SIMQ_STRING },
+	{ "error.arguments.code", SIMQ_STRING },
+	{ "error.arguments.message", SIMQ_STRING },
+	{ "node.name", SIMQ_STRING },
+	{ "node.uuid", SIMQ_STRING },
+	{ "svm.name", SIMQ_STRING },
+	{ "svm.uuid", SIMQ_STRING },
+};
+
+const struct simq_field *simq_field_find(const char *path)
+{
+	if (!path)
+		return NULL;
+	for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++)
+		if (strcmp(schema[i].path, path) == 0)
+			return &schema[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Errors                                                                          */
+
+static int fail(struct simq_error *err, int rc, int http_status, const char *code,
+		const char *target, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int fail(struct simq_error *err, int rc, int http_status, const char *code,
+		const char *target, const char *fmt, ...)
+{
+	if (!err)
+		return rc;
+	err->http_status = http_status;
+	snprintf(err->code, sizeof(err->code), "%s", code);
+	snprintf(err->target, sizeof(err->target), "%s", target ? target : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int fail_unexpected(struct simq_error *err, const char *name)
+{
+	return fail(err, -EINVAL, 400, "262179", name, "Unexpected argument \"%s\".", name);
+}
+
+static int fail_invalid(struct simq_error *err, const char *field, const char *value,
+			size_t len)
+{
+	return fail(err, -EINVAL, 400, "262197", field,
+		    "The value \"%.*s\" is invalid for field \"%s\"", (int)len, value, field);
+}
+
+static int fail_nomem(struct simq_error *err)
+{
+	return fail(err, -ENOMEM, 500, "1", NULL, "Out of memory.");
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Text, numbers and times                                                          */
+
+static inline unsigned char fold(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Copy n bytes of s folded into dst, NUL-terminate. */
+static void fold_copy(char *dst, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (char)fold((unsigned char)s[i]);
+	dst[n] = '\0';
+}
+
+/* Alphabetical order ignoring ASCII case. */
+static int cmp_fold(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ca = fold((unsigned char)a[i]), cb = fold((unsigned char)b[i]);
+		if (ca != cb)
+			return ca < cb ? -1 : 1;
+	}
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+/* s (any case) against a '*' pattern p that is already folded. Linear in practice:
+ * on a mismatch only the last '*' is retried, which is enough for '*'-only globs. */
+static bool glob_fold(const char *s, size_t slen, const char *p, size_t plen)
+{
+	size_t si = 0, pi = 0, star = SIZE_MAX, mark = 0;
+	while (si < slen) {
+		if (pi < plen && p[pi] == '*') {
+			star = pi++;
+			mark = si;
+		} else if (pi < plen && (unsigned char)p[pi] == fold((unsigned char)s[si])) {
+			pi++;
+			si++;
+		} else if (star != SIZE_MAX) {
+			pi = star + 1;
+			si = ++mark;
+		} else {
+			return false;
+		}
+	}
+	while (pi < plen && p[pi] == '*')
+		pi++;
+	return pi == plen;
+}
+
+/* A whole decimal integer, optional sign, no spaces. */
+static bool parse_int64(const char *s, size_t len, int64_t *out)
+{
+	char tmp[SIMQ_NUM_BUF];
+	if (len == 0 || len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (tmp[0] != '-' && tmp[0] != '+' && (tmp[0] < '0' || tmp[0] > '9'))
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(tmp, &end, 10);
+	if (errno || *end != '\0')
+		return false;
+	*out = (int64_t)v;
+	return true;
+}
+
+static bool parse_time(const char *s, size_t len, int64_t *epoch)
+{
+	char tmp[64];
+	if (len == 0 || len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	return jfs_isotime_parse(tmp, epoch) == 0;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Values read from a record                                                        */
+
+/* A leaf of a record, read for a field's type. */
+struct leaf {
+	enum { LEAF_ABSENT, LEAF_UNREADABLE, LEAF_OK } kind;
+	const char *text; /* its text (strings: in the record; others: in buf) */
+	size_t len;
+	bool is_int;	  /* numbers: which of i / d holds it */
+	int64_t i;	  /* numbers; times: epoch (time_ok) */
+	double d;
+	bool time_ok;
+	char buf[SIMQ_NUM_BUF];
+};
+
+/* Read v as a value of type t, without allocating and without asking json-c for a
+ * string form of a non-string object (that would cache text inside v). need_epoch:
+ * parse times (skipped when only '*' terms look at the text). */
+static void leaf_read(json_object *v, enum simq_type t, bool need_epoch, struct leaf *l)
+{
+	l->kind = LEAF_OK;
+	l->time_ok = false;
+	l->is_int = false;
+	switch (v ? json_object_get_type(v) : json_type_null) {
+	case json_type_null:
+		l->kind = LEAF_ABSENT;
+		return;
+	case json_type_string:
+		l->text = json_object_get_string(v);
+		l->len = (size_t)json_object_get_string_len(v);
+		if (t == SIMQ_NUMBER) {
+			if (parse_int64(l->text, l->len, &l->i)) {
+				l->is_int = true;
+			} else {
+				char *end;
+				char tmp[SIMQ_NUM_BUF];
+				if (l->len == 0 || l->len >= sizeof(tmp)) {
+					l->kind = LEAF_UNREADABLE;
+					return;
+				}
+				memcpy(tmp, l->text, l->len);
+				tmp[l->len] = '\0';
+				l->d = strtod(tmp, &end);
+				if (*end != '\0' || l->d != l->d)
+					l->kind = LEAF_UNREADABLE;
+			}
+		} else if (t == SIMQ_TIME && need_epoch) {
+			l->time_ok = parse_time(l->text, l->len, &l->i);
+		}
+		return;
+	case json_type_int:
+		l->is_int = true;
+		l->i = json_object_get_int64(v);
+		l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%" PRId64, l->i);
+		l->text = l->buf;
+		if (t == SIMQ_TIME)
+			l->kind = LEAF_UNREADABLE;
+		return;
+	case json_type_double:
+		l->d = json_object_get_double(v);
+		l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%.17g", l->d);
+		l->text = l->buf;
+		if (t == SIMQ_TIME || l->d != l->d)
+			l->kind = LEAF_UNREADABLE;
+		return;
+	case json_type_boolean:
+		l->text = json_object_get_boolean(v) ? "true" : "false";
+		l->len = strlen(l->text);
+		if (t != SIMQ_STRING)
+			l->kind = LEAF_UNREADABLE;
+		return;
+	case json_type_object:
+	case json_type_array:
+	default:
+		l->kind = LEAF_UNREADABLE;
+		return;
+	}
+}
+
+/* Numbers: exact between integers, as doubles when either side is not one. */
+static int cmp_num(bool a_int, int64_t ai, double ad, bool b_int, int64_t bi, double bd)
+{
+	if (a_int && b_int)
+		return ai < bi ? -1 : ai > bi ? 1 : 0;
+	double x = a_int ? (double)ai : ad, y = b_int ? (double)bi : bd;
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Dotted paths                                                                     */
+
+struct path {
+	size_t n;
+	const char *seg[SIMQ_MAX_DEPTH];
+};
+
+/* Split the NUL-terminated buf in place at dots. False when empty segments or too
+ * deep. */
+static bool path_split(char *buf, struct path *p)
+{
+	p->n = 0;
+	char *s = buf;
+	for (;;) {
+		char *dot = strchr(s, '.');
+		if (p->n == SIMQ_MAX_DEPTH)
+			return false;
+		p->seg[p->n++] = s;
+		if (dot)
+			*dot = '\0';
+		if (*s == '\0')
+			return false;
+		if (!dot)
+			return true;
+		s = dot + 1;
+	}
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Filters                                                                          */
+
+enum op { OP_NULL, OP_EQ, OP_GLOB, OP_LT, OP_LE, OP_GT, OP_GE, OP_RANGE };
+
+struct operand {
+	const char *s; /* folded text, NUL-terminated, in the filter's buffer */
+	size_t len;
+	int64_t n;     /* numbers: the value; times: the epoch */
+};
+
+struct term {
+	bool negate;
+	enum op op;
+	struct operand a, b; /* b: upper bound of OP_RANGE */
+};
+
+struct simq_filter {
+	const struct simq_field *field;
+	struct path path;
+	bool need_epoch; /* a time field with a term that compares instants */
+	size_t nterms;
+	char *buf;	 /* the path's segments and every operand's text */
+	struct term terms[];
+};
+
+/* Make an operand of the field's type from text. Strings and '*' patterns are kept
+ * folded; numbers and times must read whole, else 262197. */
+static int operand_make(struct simq_filter *f, bool pattern, const char *s, size_t len,
+			char **cursor, struct operand *o, struct simq_error *err)
+{
+	char *dst = *cursor;
+	fold_copy(dst, s, len);
+	*cursor += len + 1;
+	o->s = dst;
+	o->len = len;
+	o->n = 0;
+	if (pattern)
+		return 0;
+	switch (f->field->type) {
+	case SIMQ_STRING:
+		return 0;
+	case SIMQ_NUMBER:
+		if (parse_int64(s, len, &o->n))
+			return 0;
+		break;
+	case SIMQ_TIME:
+		if (parse_time(s, len, &o->n)) {
+			f->need_epoch = true;
+			return 0;
+		}
+		break;
+	}
+	return fail_invalid(err, f->field->path, s, len);
+}
+
+static bool is_literal(const char *s, size_t len)
+{
+	return len >= 2 && ((s[0] == '"' && s[len - 1] == '"') ||
+			    (s[0] == '{' && s[len - 1] == '}'));
+}
+
+static const char *find_dotdot(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+		if (s[i] == '.' && s[i + 1] == '.')
+			return s + i;
+	return NULL;
+}
+
+/* One alternative of a query: [!] then a literal, null, a comparison, a range, a
+ * pattern or a plain value. */
+static int term_compile(struct simq_filter *f, struct term *t, const char *s, size_t len,
+			char **cursor, struct simq_error *err)
+{
+	t->negate = false;
+	if (len > 0 && s[0] == '!') {
+		t->negate = true;
+		s++;
+		len--;
+	}
+	if (is_literal(s, len)) {
+		t->op = OP_EQ;
+		return operand_make(f, false, s + 1, len - 2, cursor, &t->a, err);
+	}
+	if (len == 4 && memcmp(s, "null", 4) == 0) {
+		t->op = OP_NULL;
+		return 0;
+	}
+	static const struct {
+		const char *tok;
+		size_t len;
+		enum op op;
+	} cmps[] = { { "<=", 2, OP_LE }, { ">=", 2, OP_GE }, { "<", 1, OP_LT }, { ">", 1, OP_GT } };
+	for (size_t i = 0; i < sizeof(cmps) / sizeof(cmps[0]); i++) {
+		if (len >= cmps[i].len && memcmp(s, cmps[i].tok, cmps[i].len) == 0) {
+			t->op = cmps[i].op;
+			s += cmps[i].len;
+			len -= cmps[i].len;
+			if (is_literal(s, len)) {
+				s++;
+				len -= 2;
+			}
+			return operand_make(f, false, s, len, cursor, &t->a, err);
+		}
+	}
+	if (memchr(s, '*', len)) {
+		t->op = OP_GLOB;
+		return operand_make(f, true, s, len, cursor, &t->a, err);
+	}
+	const char *dd = find_dotdot(s, len);
+	if (dd) {
+		size_t lo = (size_t)(dd - s), hi = len - lo - 2;
+		if (f->field->type != SIMQ_STRING || (lo > 0 && hi > 0)) {
+			t->op = OP_RANGE;
+			int rc = operand_make(f, false, s, lo, cursor, &t->a, err);
+			if (rc)
+				return rc;
+			return operand_make(f, false, dd + 2, hi, cursor, &t->b, err);
+		}
+	}
+	t->op = OP_EQ;
+	return operand_make(f, false, s, len, cursor, &t->a, err);
+}
+
+/* Length of the alternative starting at s (up to the next top-level '|'): a value in
+ * quotes or braces runs to its closing mark when that mark ends the alternative, so
+ * `{a|b}` and `"x|y"` are one value. */
+static size_t alt_length(const char *s, size_t len)
+{
+	size_t start = (len > 0 && s[0] == '!') ? 1 : 0;
+	if (start < len && (s[start] == '"' || s[start] == '{')) {
+		char close = s[start] == '"' ? '"' : '}';
+		for (size_t j = start + 1; j < len; j++)
+			if (s[j] == close && (j + 1 == len || s[j + 1] == '|'))
+				return j + 1;
+	}
+	const char *bar = memchr(s, '|', len);
+	return bar ? (size_t)(bar - s) : len;
+}
+
+int simq_filter_compile(const char *field, const char *query, struct simq_filter **out,
+			struct simq_error *err)
+{
+	*out = NULL;
+	if (!field)
+		return fail_unexpected(err, "");
+	const struct simq_field *fd = simq_field_find(field);
+	if (!fd)
+		return fail_unexpected(err, field);
+	if (!query)
+		query = "";
+
+	size_t qlen = strlen(query), flen = strlen(fd->path);
+	size_t maxterms = 1;
+	for (size_t i = 0; i < qlen; i++)
+		maxterms += query[i] == '|';
+
+	struct simq_filter *f = calloc(1, sizeof(*f) + maxterms * sizeof(f->terms[0]));
+	if (!f)
+		return fail_nomem(err);
+	/* path + NUL, then each operand's text + NUL: at most qlen + 2 per term. */
+	f->buf = malloc(flen + 1 + qlen + 2 * maxterms);
+	if (!f->buf) {
+		free(f);
+		return fail_nomem(err);
+	}
+	f->field = fd;
+	memcpy(f->buf, fd->path, flen + 1);
+	if (!path_split(f->buf, &f->path)) {
+		simq_filter_free(f);
+		return fail_unexpected(err, field);
+	}
+	char *cursor = f->buf + flen + 1;
+
+	size_t pos = 0;
+	for (;;) {
+		size_t n = alt_length(query + pos, qlen - pos);
+		int rc = term_compile(f, &f->terms[f->nterms], query + pos, n, &cursor, err);
+		if (rc) {
+			simq_filter_free(f);
+			return rc;
+		}
+		f->nterms++;
+		pos += n;
+		if (pos >= qlen)
+			break;
+		pos++; /* the '|' */
+		if (pos == qlen) { /* a trailing '|' leaves an empty alternative */
+			rc = term_compile(f, &f->terms[f->nterms], query + pos, 0, &cursor, err);
+			if (rc) {
+				simq_filter_free(f);
+				return rc;
+			}
+			f->nterms++;
+			break;
+		}
+	}
+	*out = f;
+	return 0;
+}
+
+static bool term_eval_string(const struct term *t, const struct leaf *l)
+{
+	switch (t->op) {
+	case OP_EQ:
+		return l->len == t->a.len && cmp_fold(l->text, l->len, t->a.s, t->a.len) == 0;
+	case OP_GLOB:
+		return glob_fold(l->text, l->len, t->a.s, t->a.len);
+	case OP_LT:
+		return cmp_fold(l->text, l->len, t->a.s, t->a.len) < 0;
+	case OP_LE:
+		return cmp_fold(l->text, l->len, t->a.s, t->a.len) <= 0;
+	case OP_GT:
+		return cmp_fold(l->text, l->len, t->a.s, t->a.len) > 0;
+	case OP_GE:
+		return cmp_fold(l->text, l->len, t->a.s, t->a.len) >= 0;
+	case OP_RANGE:
+		return cmp_fold(l->text, l->len, t->a.s, t->a.len) >= 0 &&
+		       cmp_fold(l->text, l->len, t->b.s, t->b.len) <= 0;
+	case OP_NULL:
+	default:
+		return false;
+	}
+}
+
+/* c: the value compared to operand a; c2: to operand b (ranges). */
+static bool term_eval_order(const struct term *t, int c, int c2)
+{
+	switch (t->op) {
+	case OP_EQ:
+		return c == 0;
+	case OP_LT:
+		return c < 0;
+	case OP_LE:
+		return c <= 0;
+	case OP_GT:
+		return c > 0;
+	case OP_GE:
+		return c >= 0;
+	case OP_RANGE:
+		return c >= 0 && c2 <= 0;
+	case OP_NULL:
+	case OP_GLOB:
+	default:
+		return false;
+	}
+}
+
+/* One term on one present, readable value (before negation). */
+static bool term_eval(const struct simq_filter *f, const struct term *t, const struct leaf *l)
+{
+	if (t->op == OP_GLOB)
+		return glob_fold(l->text, l->len, t->a.s, t->a.len);
+	switch (f->field->type) {
+	case SIMQ_STRING:
+		return term_eval_string(t, l);
+	case SIMQ_NUMBER:
+		return term_eval_order(t, cmp_num(l->is_int, l->i, l->d, true, t->a.n, 0),
+				       cmp_num(l->is_int, l->i, l->d, true, t->b.n, 0));
+	case SIMQ_TIME:
+		if (!l->time_ok)
+			return false;
+		return term_eval_order(t, l->i < t->a.n ? -1 : l->i > t->a.n,
+				       l->i < t->b.n ? -1 : l->i > t->b.n);
+	}
+	return false;
+}
+
+static bool value_match(const struct simq_filter *f, json_object *v)
+{
+	struct leaf l;
+	leaf_read(v, f->field->type, f->need_epoch, &l);
+	for (size_t i = 0; i < f->nterms; i++) {
+		const struct term *t = &f->terms[i];
+		bool r;
+		if (t->op == OP_NULL)
+			r = l.kind == LEAF_ABSENT;
+		else if (l.kind != LEAF_OK)
+			continue; /* unset or unreadable: only null/!null decide */
+		else if (!term_eval(f, t, &l))
+			r = false;
+		else
+			r = true;
+		if (t->negate ? !r : r)
+			return true;
+	}
+	return false;
+}
+
+/* Any value of the field below node (depth segments already walked) matches. An
+ * array stands for each of its elements; an empty one for an unset value. */
+static bool node_match(const struct simq_filter *f, json_object *node, size_t depth)
+{
+	if (node && json_object_is_type(node, json_type_array)) {
+		size_t n = json_object_array_length(node);
+		if (n == 0)
+			return value_match(f, NULL);
+		for (size_t i = 0; i < n; i++)
+			if (node_match(f, json_object_array_get_idx(node, i), depth))
+				return true;
+		return false;
+	}
+	if (depth == f->path.n)
+		return value_match(f, node);
+	json_object *child = NULL;
+	if (node && json_object_is_type(node, json_type_object))
+		json_object_object_get_ex(node, f->path.seg[depth], &child);
+	return node_match(f, child, depth + 1);
+}
+
+bool simq_filter_match(const struct simq_filter *f, json_object *record)
+{
+	return node_match(f, record, 0);
+}
+
+void simq_filter_free(struct simq_filter *f)
+{
+	if (!f)
+		return;
+	free(f->buf);
+	free(f);
+}
+
+/* ------------------------------------------------------------------------------ */
+/* order_by                                                                         */
+
+struct order_key {
+	const struct simq_field *field;
+	struct path path;
+	bool desc;
+};
+
+struct simq_order {
+	size_t n;
+	char *buf; /* the keys' path segments */
+	struct order_key keys[];
+};
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '+';
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len > 0 && is_space(**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && is_space((*s)[*len - 1]))
+		(*len)--;
+}
+
+int simq_order_parse(const char *order_by, struct simq_order **out, struct simq_error *err)
+{
+	*out = NULL;
+	if (!order_by)
+		order_by = "";
+	size_t len = strlen(order_by), maxkeys = 1;
+	for (size_t i = 0; i < len; i++)
+		maxkeys += order_by[i] == ',';
+
+	struct simq_order *o = calloc(1, sizeof(*o) + maxkeys * sizeof(o->keys[0]));
+	if (!o)
+		return fail_nomem(err);
+	o->buf = malloc(len + maxkeys + 1);
+	if (!o->buf) {
+		free(o);
+		return fail_nomem(err);
+	}
+	char *cursor = o->buf;
+	int rc = 0;
+	const char *all = order_by;
+	size_t alllen = len;
+	trim(&all, &alllen);
+	if (alllen == 0)
+		goto out; /* "" or blanks: no keys, uuid order */
+	for (const char *s = order_by;;) {
+		const char *comma = strchr(s, ',');
+		size_t itemlen = comma ? (size_t)(comma - s) : strlen(s);
+		const char *item = s;
+		trim(&item, &itemlen);
+		if (itemlen == 0) { /* "a,,b", "a," */
+			rc = fail_invalid(err, "order_by", order_by, len);
+			goto out;
+		}
+		/* "field", then optionally blanks and asc|desc. */
+		size_t namelen = 0;
+		while (namelen < itemlen && !is_space(item[namelen]))
+			namelen++;
+		const char *dir = item + namelen;
+		size_t dirlen = itemlen - namelen;
+		trim(&dir, &dirlen);
+		struct order_key *k = &o->keys[o->n];
+		memcpy(cursor, item, namelen);
+		cursor[namelen] = '\0';
+		k->field = simq_field_find(cursor);
+		if (!k->field) {
+			rc = fail_unexpected(err, cursor);
+			goto out;
+		}
+		if (dirlen == 0 || (dirlen == 3 && strncasecmp(dir, "asc", 3) == 0)) {
+			k->desc = false;
+		} else if (dirlen == 4 && strncasecmp(dir, "desc", 4) == 0) {
+			k->desc = true;
+		} else {
+			rc = fail_invalid(err, "order_by", item, itemlen);
+			goto out;
+		}
+		if (!path_split(cursor, &k->path)) {
+			rc = fail_unexpected(err, k->field->path);
+			goto out;
+		}
+		cursor += namelen + 1;
+		o->n++;
+		if (!comma)
+			break;
+		s = comma + 1;
+	}
+out:
+	if (rc) {
+		simq_order_free(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+/* The value an order key sorts by: the first value on the path (an array gives its
+ * first element), NULL when unset. */
+static json_object *first_value(json_object *node, const struct path *p)
+{
+	for (size_t depth = 0;; depth++) {
+		while (node && json_object_is_type(node, json_type_array))
+			node = json_object_array_length(node) ? json_object_array_get_idx(node, 0)
+							       : NULL;
+		if (!node || depth == p->n)
+			return node;
+		json_object *child = NULL;
+		if (!json_object_is_type(node, json_type_object) ||
+		    !json_object_object_get_ex(node, p->seg[depth], &child))
+			return NULL;
+		node = child;
+	}
+}
+
+/* Compare two readable values of one type, ascending. */
+static int leaf_cmp(enum simq_type t, const struct leaf *a, const struct leaf *b)
+{
+	switch (t) {
+	case SIMQ_STRING: {
+		int c = cmp_fold(a->text, a->len, b->text, b->len);
+		if (c)
+			return c;
+		size_t n = a->len < b->len ? a->len : b->len;
+		c = memcmp(a->text, b->text, n);
+		return c ? (c < 0 ? -1 : 1) : 0;
+	}
+	case SIMQ_NUMBER:
+		return cmp_num(a->is_int, a->i, a->d, b->is_int, b->i, b->d);
+	case SIMQ_TIME:
+		return a->i < b->i ? -1 : a->i > b->i;
+	}
+	return 0;
+}
+
+static bool leaf_sortable(enum simq_type t, const struct leaf *l)
+{
+	return l->kind == LEAF_OK && (t != SIMQ_TIME || l->time_ok);
+}
+
+int simq_order_compare(const struct simq_order *o, json_object *a, json_object *b)
+{
+	for (size_t i = 0; o && i < o->n; i++) {
+		const struct order_key *k = &o->keys[i];
+		struct leaf la, lb;
+		leaf_read(first_value(a, &k->path), k->field->type, true, &la);
+		leaf_read(first_value(b, &k->path), k->field->type, true, &lb);
+		bool ha = leaf_sortable(k->field->type, &la);
+		bool hb = leaf_sortable(k->field->type, &lb);
+		if (ha != hb)
+			return ha ? -1 : 1; /* unset last, in either direction */
+		if (!ha)
+			continue;
+		int c = leaf_cmp(k->field->type, &la, &lb);
+		if (c)
+			return k->desc ? -c : c;
+	}
+	json_object *ua = NULL, *ub = NULL;
+	if (a)
+		json_object_object_get_ex(a, "uuid", &ua);
+	if (b)
+		json_object_object_get_ex(b, "uuid", &ub);
+	const char *sa = json_object_is_type(ua, json_type_string) ? json_object_get_string(ua) : "";
+	const char *sb = json_object_is_type(ub, json_type_string) ? json_object_get_string(ub) : "";
+	int c = strcmp(sa, sb);
+	return c < 0 ? -1 : c > 0;
+}
+
+void simq_order_free(struct simq_order *o)
+{
+	if (!o)
+		return;
+	free(o->buf);
+	free(o);
+}
+
+/* ------------------------------------------------------------------------------ */
+/* fields                                                                           */
+
+struct simq_fields {
+	bool all;
+	size_t n;
+	char *buf; /* the paths' segments */
+	struct path paths[];
+};
+
+/* A name fields= accepts: a schema path, an object on the way to one (svm,
+ * error.arguments), or _links. */
+static bool projectable(const char *name)
+{
+	if (strcmp(name, "_links") == 0 || simq_field_find(name))
+		return true;
+	size_t n = strlen(name);
+	for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++)
+		if (strncmp(schema[i].path, name, n) == 0 && schema[i].path[n] == '.')
+			return true;
+	return false;
+}
+
+/* True when p is q or lies inside it (q = svm, p = svm.name). */
+static bool path_within(const struct path *p, const struct path *q)
+{
+	if (q->n > p->n)
+		return false;
+	for (size_t i = 0; i < q->n; i++)
+		if (strcmp(p->seg[i], q->seg[i]) != 0)
+			return false;
+	return true;
+}
+
+int simq_fields_parse(const char *fields, struct simq_fields **out, struct simq_error *err)
+{
+	*out = NULL;
+	if (!fields)
+		fields = "";
+	size_t len = strlen(fields), max = 1;
+	for (size_t i = 0; i < len; i++)
+		max += fields[i] == ',';
+
+	struct simq_fields *fs = calloc(1, sizeof(*fs) + max * sizeof(fs->paths[0]));
+	if (!fs)
+		return fail_nomem(err);
+	fs->buf = malloc(len + 1);
+	if (!fs->buf) {
+		free(fs);
+		return fail_nomem(err);
+	}
+	memcpy(fs->buf, fields, len + 1);
+
+	int rc = 0;
+	char *save = NULL;
+	for (char *item = strtok_r(fs->buf, ",", &save); item;
+	     item = strtok_r(NULL, ",", &save)) {
+		size_t n = strlen(item);
+		const char *t = item;
+		trim(&t, &n);
+		memmove(item, t, n);
+		item[n] = '\0';
+		if (n == 0)
+			continue; /* "a,,b": an empty name selects nothing */
+		if (strcmp(item, "*") == 0 || strcmp(item, "**") == 0) {
+			fs->all = true;
+			continue;
+		}
+		if (!projectable(item)) {
+			rc = fail_unexpected(err, item);
+			goto out;
+		}
+		struct path p;
+		if (!path_split(item, &p)) {
+			rc = fail_unexpected(err, item);
+			goto out;
+		}
+		fs->paths[fs->n++] = p;
+	}
+	/* Keep only outermost selections: svm,svm.name is svm. */
+	for (size_t i = 0; i < fs->n;) {
+		bool covered = false;
+		for (size_t j = 0; j < fs->n && !covered; j++)
+			covered = j != i && path_within(&fs->paths[i], &fs->paths[j]) &&
+				  (fs->paths[i].n > fs->paths[j].n || j < i);
+		if (covered)
+			fs->paths[i] = fs->paths[--fs->n];
+		else
+			i++;
+	}
+out:
+	if (rc) {
+		simq_fields_free(fs);
+		return rc;
+	}
+	*out = fs;
+	return 0;
+}
+
+/* dst[key] = deep copy of v (JSON null stays null). 0 or -1. */
+static int put_copy(json_object *dst, const char *key, json_object *v)
+{
+	json_object *copy = NULL;
+	if (v && json_object_deep_copy(v, &copy, NULL) != 0)
+		return -1;
+	if (json_object_object_add(dst, key, copy) != 0) {
+		json_object_put(copy);
+		return -1;
+	}
+	return 0;
+}
+
+/* dst[key] as a container of type t, made when missing. NULL on failure. */
+static json_object *get_or_add(json_object *dst, const char *key, json_type t)
+{
+	json_object *c = NULL;
+	if (json_object_object_get_ex(dst, key, &c) && json_object_is_type(c, t))
+		return c;
+	c = t == json_type_array ? json_object_new_array() : json_object_new_object();
+	if (!c)
+		return NULL;
+	if (json_object_object_add(dst, key, c) != 0) {
+		json_object_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Copy the part of src on path p (from segment depth) into dst, building the
+ * objects and arrays on the way: svm.name gives {"svm":{"name":..}},
+ * error.arguments.code gives {"error":{"arguments":[{"code":..},..]}}. */
+static int project_path(json_object *src, json_object *dst, const struct path *p,
+			size_t depth)
+{
+	json_object *child = NULL;
+	if (!json_object_object_get_ex(src, p->seg[depth], &child))
+		return 0; /* the record lacks it: nothing to show */
+	if (depth + 1 == p->n || !child)
+		return put_copy(dst, p->seg[depth], child);
+	if (json_object_is_type(child, json_type_object)) {
+		json_object *d = get_or_add(dst, p->seg[depth], json_type_object);
+		return d ? project_path(child, d, p, depth + 1) : -1;
+	}
+	if (json_object_is_type(child, json_type_array)) {
+		json_object *d = get_or_add(dst, p->seg[depth], json_type_array);
+		if (!d)
+			return -1;
+		size_t n = json_object_array_length(child);
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(child, i);
+			json_object *de = json_object_array_get_idx(d, i);
+			if (!de) {
+				de = json_object_new_object();
+				if (!de || json_object_array_put_idx(d, i, de) != 0) {
+					json_object_put(de);
+					return -1;
+				}
+			}
+			if (json_object_is_type(e, json_type_object) &&
+			    project_path(e, de, p, depth + 1) != 0)
+				return -1;
+		}
+		return 0;
+	}
+	return 0; /* a scalar where the path needs an object */
+}
+
+json_object *simq_fields_project(const struct simq_fields *fs, json_object *record)
+{
+	json_object *out = json_object_new_object();
+	if (!out || !json_object_is_type(record, json_type_object))
+		return out;
+	json_object *v;
+	if (json_object_object_get_ex(record, "uuid", &v) && put_copy(out, "uuid", v) != 0)
+		goto fail;
+	/* The record's own key order (the cluster's), uuid first and _links last. */
+	struct json_object_iterator it = json_object_iter_begin(record);
+	struct json_object_iterator end = json_object_iter_end(record);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *key = json_object_iter_peek_name(&it);
+		if (strcmp(key, "uuid") == 0 || strcmp(key, "_links") == 0)
+			continue;
+		if (fs && fs->all) {
+			if (put_copy(out, key, json_object_iter_peek_value(&it)) != 0)
+				goto fail;
+			continue;
+		}
+		for (size_t i = 0; fs && i < fs->n; i++)
+			if (strcmp(fs->paths[i].seg[0], key) == 0 &&
+			    project_path(record, out, &fs->paths[i], 0) != 0)
+				goto fail;
+	}
+	if (json_object_object_get_ex(record, "_links", &v) && put_copy(out, "_links", v) != 0)
+		goto fail;
+	return out;
+fail:
+	json_object_put(out);
+	return NULL;
+}
+
+void simq_fields_free(struct simq_fields *fs)
+{
+	if (!fs)
+		return;
+	free(fs->buf);
+	free(fs);
+}
