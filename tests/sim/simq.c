@@ -206,10 +206,13 @@ struct leaf {
 	char buf[SIMQ_NUM_BUF];
 };
 
+/* What a caller needs of a leaf beyond its kind (each costs time per record). */
+enum { NEED_EPOCH = 1, /* times: parse to an instant */
+       NEED_TEXT = 2   /* numbers: their text, for '*' terms */ };
+
 /* Read v as a value of type t, without allocating and without asking json-c for a
- * string form of a non-string object (that would cache text inside v). need_epoch:
- * parse times (skipped when only '*' terms look at the text). */
-static void leaf_read(json_object *v, enum simq_type t, bool need_epoch, struct leaf *l)
+ * string form of a non-string object (that would cache text inside v). */
+static void leaf_read(json_object *v, enum simq_type t, unsigned need, struct leaf *l)
 {
 	l->kind = LEAF_OK;
 	l->time_ok = false;
@@ -237,22 +240,28 @@ static void leaf_read(json_object *v, enum simq_type t, bool need_epoch, struct 
 				if (*end != '\0' || l->d != l->d)
 					l->kind = LEAF_UNREADABLE;
 			}
-		} else if (t == SIMQ_TIME && need_epoch) {
+		} else if (t == SIMQ_TIME && (need & NEED_EPOCH)) {
 			l->time_ok = parse_time(l->text, l->len, &l->i);
 		}
 		return;
 	case json_type_int:
 		l->is_int = true;
 		l->i = json_object_get_int64(v);
-		l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%" PRId64, l->i);
 		l->text = l->buf;
+		l->len = 0;
+		l->buf[0] = '\0';
+		if (t != SIMQ_NUMBER || (need & NEED_TEXT))
+			l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%" PRId64, l->i);
 		if (t == SIMQ_TIME)
 			l->kind = LEAF_UNREADABLE;
 		return;
 	case json_type_double:
 		l->d = json_object_get_double(v);
-		l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%.17g", l->d);
 		l->text = l->buf;
+		l->len = 0;
+		l->buf[0] = '\0';
+		if (t != SIMQ_NUMBER || (need & NEED_TEXT))
+			l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%.17g", l->d);
 		if (t == SIMQ_TIME || l->d != l->d)
 			l->kind = LEAF_UNREADABLE;
 		return;
@@ -328,7 +337,7 @@ struct term {
 struct simq_filter {
 	const struct simq_field *field;
 	struct path path;
-	bool need_epoch; /* a time field with a term that compares instants */
+	unsigned need;	 /* NEED_*: what the terms read of each value */
 	size_t nterms;
 	char *buf;	 /* the path's segments and every operand's text */
 	struct term terms[];
@@ -345,8 +354,10 @@ static int operand_make(struct simq_filter *f, bool pattern, const char *s, size
 	o->s = dst;
 	o->len = len;
 	o->n = 0;
-	if (pattern)
+	if (pattern) {
+		f->need |= NEED_TEXT;
 		return 0;
+	}
 	switch (f->field->type) {
 	case SIMQ_STRING:
 		return 0;
@@ -356,7 +367,7 @@ static int operand_make(struct simq_filter *f, bool pattern, const char *s, size
 		break;
 	case SIMQ_TIME:
 		if (parse_time(s, len, &o->n)) {
-			f->need_epoch = true;
+			f->need |= NEED_EPOCH;
 			return 0;
 		}
 		break;
@@ -580,7 +591,7 @@ static bool term_eval(const struct simq_filter *f, const struct term *t, const s
 static bool value_match(const struct simq_filter *f, json_object *v)
 {
 	struct leaf l;
-	leaf_read(v, f->field->type, f->need_epoch, &l);
+	leaf_read(v, f->field->type, f->need, &l);
 	for (size_t i = 0; i < f->nterms; i++) {
 		const struct term *t = &f->terms[i];
 		bool r;
@@ -785,8 +796,8 @@ int simq_order_compare(const struct simq_order *o, json_object *a, json_object *
 	for (size_t i = 0; o && i < o->n; i++) {
 		const struct order_key *k = &o->keys[i];
 		struct leaf la, lb;
-		leaf_read(first_value(a, &k->path), k->field->type, true, &la);
-		leaf_read(first_value(b, &k->path), k->field->type, true, &lb);
+		leaf_read(first_value(a, &k->path), k->field->type, NEED_EPOCH, &la);
+		leaf_read(first_value(b, &k->path), k->field->type, NEED_EPOCH, &lb);
 		bool ha = leaf_sortable(k->field->type, &la);
 		bool hb = leaf_sortable(k->field->type, &lb);
 		if (ha != hb)
@@ -839,17 +850,6 @@ static bool projectable(const char *name)
 	return false;
 }
 
-/* True when p is q or lies inside it (q = svm, p = svm.name). */
-static bool path_within(const struct path *p, const struct path *q)
-{
-	if (q->n > p->n)
-		return false;
-	for (size_t i = 0; i < q->n; i++)
-		if (strcmp(p->seg[i], q->seg[i]) != 0)
-			return false;
-	return true;
-}
-
 int simq_fields_parse(const char *fields, struct simq_fields **out, struct simq_error *err)
 {
 	*out = NULL;
@@ -895,17 +895,6 @@ int simq_fields_parse(const char *fields, struct simq_fields **out, struct simq_
 		}
 		fs->paths[fs->n++] = p;
 	}
-	/* Keep only outermost selections: svm,svm.name is svm. */
-	for (size_t i = 0; i < fs->n;) {
-		bool covered = false;
-		for (size_t j = 0; j < fs->n && !covered; j++)
-			covered = j != i && path_within(&fs->paths[i], &fs->paths[j]) &&
-				  (fs->paths[i].n > fs->paths[j].n || j < i);
-		if (covered)
-			fs->paths[i] = fs->paths[--fs->n];
-		else
-			i++;
-	}
 out:
 	if (rc) {
 		simq_fields_free(fs);
@@ -928,86 +917,108 @@ static int put_copy(json_object *dst, const char *key, json_object *v)
 	return 0;
 }
 
-/* dst[key] as a container of type t, made when missing. NULL on failure. */
-static json_object *get_or_add(json_object *dst, const char *key, json_type t)
+/* Does a selected path go through key at depth, below the keys chain[0..depth-1]?
+ * 2: it selects the whole value there; 1: a part of it; 0: no. */
+static int selection_at(const struct simq_fields *fs, const char *const *chain, size_t depth,
+			const char *key)
 {
-	json_object *c = NULL;
-	if (json_object_object_get_ex(dst, key, &c) && json_object_is_type(c, t))
-		return c;
-	c = t == json_type_array ? json_object_new_array() : json_object_new_object();
-	if (!c)
-		return NULL;
-	if (json_object_object_add(dst, key, c) != 0) {
-		json_object_put(c);
-		return NULL;
+	int best = 0;
+	for (size_t i = 0; i < fs->n && best < 2; i++) {
+		const struct path *p = &fs->paths[i];
+		if (p->n <= depth || strcmp(p->seg[depth], key) != 0)
+			continue;
+		size_t d = 0;
+		while (d < depth && strcmp(p->seg[d], chain[d]) == 0)
+			d++;
+		if (d == depth)
+			best = p->n == depth + 1 ? 2 : 1;
 	}
-	return c;
+	return best;
 }
 
-/* Copy the part of src on path p (from segment depth) into dst, building the
- * objects and arrays on the way: svm.name gives {"svm":{"name":..}},
- * error.arguments.code gives {"error":{"arguments":[{"code":..},..]}}. */
-static int project_path(json_object *src, json_object *dst, const struct path *p,
-			size_t depth)
+static int project_object(const struct simq_fields *fs, json_object *src, json_object *dst,
+			  const char **chain, size_t depth);
+
+/* dst[key] = the selected parts of v (an object, or an array of objects), in v's own
+ * order. An object with nothing selected in it is left out. */
+static int project_part(const struct simq_fields *fs, const char *key, json_object *v,
+			json_object *dst, const char **chain, size_t depth)
 {
-	json_object *child = NULL;
-	if (!json_object_object_get_ex(src, p->seg[depth], &child))
-		return 0; /* the record lacks it: nothing to show */
-	if (depth + 1 == p->n || !child)
-		return put_copy(dst, p->seg[depth], child);
-	if (json_object_is_type(child, json_type_object)) {
-		json_object *d = get_or_add(dst, p->seg[depth], json_type_object);
-		return d ? project_path(child, d, p, depth + 1) : -1;
-	}
-	if (json_object_is_type(child, json_type_array)) {
-		json_object *d = get_or_add(dst, p->seg[depth], json_type_array);
-		if (!d)
-			return -1;
-		size_t n = json_object_array_length(child);
+	chain[depth] = key;
+	json_object *part = NULL;
+	if (json_object_is_type(v, json_type_object)) {
+		part = json_object_new_object();
+		if (!part || project_object(fs, v, part, chain, depth + 1) != 0)
+			goto fail;
+		if (json_object_object_length(part) == 0) {
+			json_object_put(part);
+			return 0;
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		part = json_object_new_array();
+		if (!part)
+			goto fail;
+		size_t n = json_object_array_length(v);
 		for (size_t i = 0; i < n; i++) {
-			json_object *e = json_object_array_get_idx(child, i);
-			json_object *de = json_object_array_get_idx(d, i);
-			if (!de) {
-				de = json_object_new_object();
-				if (!de || json_object_array_put_idx(d, i, de) != 0) {
-					json_object_put(de);
-					return -1;
-				}
+			json_object *e = json_object_array_get_idx(v, i);
+			json_object *pe = json_object_new_object();
+			if (!pe)
+				goto fail;
+			if (json_object_array_add(part, pe) != 0) {
+				json_object_put(pe);
+				goto fail;
 			}
 			if (json_object_is_type(e, json_type_object) &&
-			    project_path(e, de, p, depth + 1) != 0)
-				return -1;
+			    project_object(fs, e, pe, chain, depth + 1) != 0)
+				goto fail;
 		}
-		return 0;
+	} else {
+		return 0; /* a scalar where the path needs an object */
 	}
-	return 0; /* a scalar where the path needs an object */
+	if (json_object_object_add(dst, key, part) != 0)
+		goto fail;
+	return 0;
+fail:
+	json_object_put(part);
+	return -1;
+}
+
+static int project_object(const struct simq_fields *fs, json_object *src, json_object *dst,
+			  const char **chain, size_t depth)
+{
+	if (depth >= SIMQ_MAX_DEPTH)
+		return 0;
+	struct json_object_iterator it = json_object_iter_begin(src);
+	struct json_object_iterator end = json_object_iter_end(src);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *key = json_object_iter_peek_name(&it);
+		json_object *v = json_object_iter_peek_value(&it);
+		if (depth == 0 && (strcmp(key, "uuid") == 0 || strcmp(key, "_links") == 0))
+			continue; /* placed first and last by the caller */
+		int sel = fs->all && depth == 0 ? 2 : selection_at(fs, chain, depth, key);
+		if (sel == 2 && put_copy(dst, key, v) != 0)
+			return -1;
+		if (sel == 1 && project_part(fs, key, v, dst, chain, depth) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 json_object *simq_fields_project(const struct simq_fields *fs, json_object *record)
 {
+	static const struct simq_fields none = { 0 };
+	if (!fs)
+		fs = &none;
 	json_object *out = json_object_new_object();
 	if (!out || !json_object_is_type(record, json_type_object))
 		return out;
+	/* The record's own key order (the cluster's), with uuid first and _links last. */
+	const char *chain[SIMQ_MAX_DEPTH];
 	json_object *v;
 	if (json_object_object_get_ex(record, "uuid", &v) && put_copy(out, "uuid", v) != 0)
 		goto fail;
-	/* The record's own key order (the cluster's), uuid first and _links last. */
-	struct json_object_iterator it = json_object_iter_begin(record);
-	struct json_object_iterator end = json_object_iter_end(record);
-	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-		const char *key = json_object_iter_peek_name(&it);
-		if (strcmp(key, "uuid") == 0 || strcmp(key, "_links") == 0)
-			continue;
-		if (fs && fs->all) {
-			if (put_copy(out, key, json_object_iter_peek_value(&it)) != 0)
-				goto fail;
-			continue;
-		}
-		for (size_t i = 0; fs && i < fs->n; i++)
-			if (strcmp(fs->paths[i].seg[0], key) == 0 &&
-			    project_path(record, out, &fs->paths[i], 0) != 0)
-				goto fail;
-	}
+	if (project_object(fs, record, out, chain, 0) != 0)
+		goto fail;
 	if (json_object_object_get_ex(record, "_links", &v) && put_copy(out, "_links", v) != 0)
 		goto fail;
 	return out;
