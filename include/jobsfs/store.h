@@ -1,0 +1,120 @@
+/* The store: the cache between the filesystem and the jobs API client, at the level of
+ * jobs and listings (what sshfs's cache.c is to attributes and directories).
+ *
+ *  - A listing per view, keyed by the canonical query string (the root is the empty
+ *    query), fresh within ttl. Fetching a listing (fields=*) also fills the per-uuid
+ *    job cache, so reading every job of a listing costs one request per page.
+ *  - Jobs by uuid. A finished job (success/failure) is valid until end_time + expiry
+ *    on the cluster's clock and is gone (-ENOENT) after that, whatever a listing still
+ *    holds; an active job is fresh within ttl, then fetched again. A uuid the cache
+ *    does not hold is fetched by GET; -ENOENT answers are cached briefly.
+ *  - Concurrent misses on one key share one request; a slow answer never replaces
+ *    the answer of a request that started after it.
+ *  - The bytes of jobs held are capped (least recently used jobs that no cached
+ *    listing shares are dropped first); expired entries are freed by the sweep.
+ *
+ * Jobs and listings handed out are reference-counted snapshots: a reader keeps what it
+ * got while the store moves on. Every function is thread-safe. */
+#ifndef JOBSFS_STORE_H
+#define JOBSFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct jfs_client;
+struct jfs_error;
+struct jfs_job;
+struct jfs_query;
+
+#define JFS_STORE_TTL_DEFAULT 2.0			  /* seconds */
+#define JFS_STORE_EXPIRY_DEFAULT 300			  /* seconds */
+#define JFS_STORE_MEM_DEFAULT ((size_t)256 * 1024 * 1024) /* bytes */
+#define JFS_STORE_NEGATIVE_MAX_MS 1000 /* -ENOENT is kept min(this, ttl) */
+
+/* The cluster's "now" in milliseconds since the epoch. */
+typedef int64_t (*jfs_store_clock_fn)(void *arg);
+
+struct jfs_store_config {
+	double ttl;		  /* seconds active jobs and listings stay fresh; >= 0 */
+	int64_t expiry;		  /* seconds the cluster keeps a finished job */
+	size_t mem_max;		  /* cap on the bytes of jobs held (job->mem); 0: default */
+	jfs_store_clock_fn clock; /* NULL: our clock plus the skew the HTTP layer saw */
+	void *clock_arg;
+};
+
+/* A view's jobs as one fetch returned them. Immutable; shared by reference. */
+struct jfs_listing {
+	struct jfs_job **jobs;	  /* n jobs in the cluster's order (one reference each) */
+	struct jfs_job **by_name; /* the same n jobs sorted by name (no extra reference) */
+	size_t n;
+	int64_t fetched_ms;	  /* cluster time the fetch started */
+	bool full_records;	  /* fetched with fields=* (false when the view names fields) */
+	int refs;		  /* atomic */
+};
+
+struct jfs_store_counters {
+	uint64_t job_hits;	/* answered from the cache (negative hits included) */
+	uint64_t job_misses;	/* GET by uuid sent */
+	uint64_t job_negative;	/* -ENOENT answered from a negative entry or an expiry */
+	uint64_t list_hits;
+	uint64_t list_misses;	/* listing fetches sent */
+	uint64_t shared_waits;	/* misses that waited for another thread's request */
+	uint64_t evictions;	/* jobs dropped for the memory cap */
+	uint64_t expired;	/* finished jobs dropped at end_time + expiry */
+	uint64_t stale_drops;	/* answers not stored because a newer one was */
+	size_t mem;		/* bytes of jobs held now */
+	size_t jobs;		/* job entries held now (negative ones included) */
+	size_t listings;	/* listings held now */
+};
+
+struct jfs_store;
+
+/* The store over client c (which must outlive it). Returns 0 or negative errno. */
+int jfs_store_new(struct jfs_client *c, const struct jfs_store_config *cfg,
+		  struct jfs_store **out);
+void jfs_store_free(struct jfs_store *s);
+
+/* The cluster's now, in ms, by the store's clock. */
+int64_t jfs_store_now_ms(struct jfs_store *s);
+
+/* The listing of view q (NULL or empty: every job), fetched when absent or older than
+ * ttl. *out gets a reference (release with jfs_listing_unref). Returns 0 or negative
+ * errno with e filled (e.g. -EINVAL for a query the cluster rejected). */
+int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
+		      struct jfs_listing **out, struct jfs_error *e);
+
+struct jfs_listing *jfs_listing_ref(struct jfs_listing *l);
+void jfs_listing_unref(struct jfs_listing *l); /* NULL is fine */
+
+/* A job of the listing by its directory name (binary search); NULL when absent. The
+ * job belongs to the listing: take a reference to keep it longer. */
+struct jfs_job *jfs_listing_find(const struct jfs_listing *l, const char *name);
+
+/* Seconds the listing stays fresh from now (0 once stale). */
+double jfs_store_listing_life(struct jfs_store *s, const struct jfs_listing *l);
+
+/* The job with this uuid: from the cache while valid, else by GET. *out gets a
+ * reference (release with jfs_job_unref). -ENOENT when the cluster has no such job,
+ * or when it finished longer than expiry ago. Other errors as jfs_client_get. */
+int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
+		  struct jfs_error *e);
+
+/* True when job is finished and past end_time + expiry by the store's clock. */
+bool jfs_store_job_expired(struct jfs_store *s, const struct jfs_job *job);
+
+/* Seconds what is known of job may be kept (by the kernel): a finished job until its
+ * expiry, an active one what remains of its ttl (0 once stale or expired). */
+double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job);
+
+/* Housekeeping, to be called about once a second: frees expired jobs, stale listings
+ * and expired negative entries, and hands over the uuids of jobs that expired, changed
+ * or disappeared since the last call (so the caller can tell the kernel). *uuids is a
+ * malloc'd array of *n malloc'd strings (free with jfs_store_uuids_free); NULL and 0
+ * when nothing changed. Returns 0 or -ENOMEM (changes are then kept for next time). */
+int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n);
+void jfs_store_uuids_free(char **uuids, size_t n);
+
+void jfs_store_counters_get(struct jfs_store *s, struct jfs_store_counters *out);
+
+#endif

@@ -1,0 +1,842 @@
+/* The store: jobs and listings cached between the filesystem and the client (see
+ * include/jobsfs/store.h for what it promises).
+ *
+ * One mutex guards both tables. It is never held across a request: a miss puts an
+ * in-flight record on its entry, drops the lock, fetches, takes the lock again and
+ * stores; other threads missing the same key find the record and wait on its
+ * condition variable (with the store lock) for the result.
+ *
+ * Ordering of answers: every fetch takes a sequence number from one store-wide
+ * counter when it starts; every entry remembers the number of the fetch its data came
+ * from. An answer is stored only when its fetch started after that one, so a slow GET
+ * cannot overwrite what a later listing brought, nor the other way round. */
+#include "jobsfs/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jobsfs/client.h"
+#include "jobsfs/error.h"
+#include "jobsfs/http.h"
+#include "jobsfs/job.h"
+#include "jobsfs/log.h"
+#include "jobsfs/query.h"
+
+/* ---- a small string-keyed hash table with intrusive nodes ---------------------- */
+
+struct hnode {
+	struct hnode *next;
+	uint64_t hash;
+	char *key; /* owned by the node's container */
+};
+
+struct htable {
+	struct hnode **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t count;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int ht_init(struct htable *t)
+{
+	t->nbuckets = 64;
+	t->count = 0;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	return t->buckets ? 0 : -ENOMEM;
+}
+
+static struct hnode *ht_find(const struct htable *t, const char *key)
+{
+	uint64_t h = hash_str(key);
+	for (struct hnode *n = t->buckets[h & (t->nbuckets - 1)]; n; n = n->next)
+		if (n->hash == h && strcmp(n->key, key) == 0)
+			return n;
+	return NULL;
+}
+
+/* Doubling keeps chains short; a failed grow just leaves them longer. */
+static void ht_grow(struct htable *t)
+{
+	size_t nb = t->nbuckets * 2;
+	struct hnode **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct hnode *n = t->buckets[i];
+		while (n) {
+			struct hnode *next = n->next;
+			n->next = b[n->hash & (nb - 1)];
+			b[n->hash & (nb - 1)] = n;
+			n = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = nb;
+}
+
+static void ht_insert(struct htable *t, struct hnode *n)
+{
+	if (t->count >= t->nbuckets)
+		ht_grow(t);
+	n->hash = hash_str(n->key);
+	struct hnode **head = &t->buckets[n->hash & (t->nbuckets - 1)];
+	n->next = *head;
+	*head = n;
+	t->count++;
+}
+
+static void ht_remove(struct htable *t, struct hnode *n)
+{
+	for (struct hnode **p = &t->buckets[n->hash & (t->nbuckets - 1)]; *p; p = &(*p)->next)
+		if (*p == n) {
+			*p = n->next;
+			t->count--;
+			return;
+		}
+}
+
+/* ---- entries ------------------------------------------------------------------- */
+
+/* A request in progress; shared by its fetcher and the threads waiting for it. All
+ * fields are guarded by the store lock. */
+struct inflight {
+	pthread_cond_t cond; /* signalled (with the store lock) when done turns true */
+	bool done;
+	int users;			/* fetcher + waiters; the last one frees it */
+	int err;			/* result: 0 or negative errno */
+	struct jfs_error error;		/* result: what went wrong */
+	struct jfs_job *job;		/* result of a job fetch (one reference) */
+	struct jfs_listing *listing;	/* result of a listing fetch (one reference) */
+};
+
+struct job_entry {
+	struct hnode h;			/* key: the uuid */
+	struct jfs_job *job;		/* one reference; NULL: negative or not yet known */
+	int64_t fetched_ms;		/* cluster time the fetch of job started */
+	int64_t negative_until_ms;	/* job == NULL: -ENOENT until then; 0: not negative */
+	uint64_t data_seq;		/* sequence number of the fetch the data came from */
+	struct inflight *inflight;	/* a GET in progress, or NULL */
+	struct job_entry *prev, *next;	/* LRU list; the store's sentinel is both ends */
+};
+
+struct listing_entry {
+	struct hnode h;			/* key: the canonical query string */
+	struct jfs_listing *listing;	/* one reference, or NULL while the first is fetched */
+	uint64_t data_seq;
+	struct inflight *inflight;
+};
+
+struct jfs_store {
+	struct jfs_client *client;	/* immutable after new */
+	struct jfs_http *http;
+	int64_t ttl_ms;
+	int64_t expiry_ms;
+	int64_t negative_ms;
+	size_t mem_max;
+	jfs_store_clock_fn clock;
+	void *clock_arg;
+
+	/* Guards everything below, the entries and their in-flight records. Never held
+	 * across a request, nor while calling the client. */
+	pthread_mutex_t lock;
+	struct htable jobs;	    /* uuid -> struct job_entry */
+	struct htable listings;	    /* query string -> struct listing_entry */
+	struct job_entry lru;	    /* sentinel: lru.next is the most recently used */
+	uint64_t seq;		    /* last fetch sequence number handed out */
+	size_t mem;		    /* sum of job->mem over the job entries */
+	char **changed;		    /* uuids expired/changed since the last sweep */
+	size_t nchanged, changed_cap;
+	struct jfs_store_counters ctr;
+};
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+static int64_t default_clock(void *arg)
+{
+	struct jfs_http *http = arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	       (http ? jfs_http_clock_skew(http) * 1000 : 0);
+}
+
+int64_t jfs_store_now_ms(struct jfs_store *s)
+{
+	return s->clock(s->clock_arg);
+}
+
+/* ---- listings as values -------------------------------------------------------- */
+
+static int cmp_job_name(const void *a, const void *b)
+{
+	const struct jfs_job *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+struct jfs_listing *jfs_listing_ref(struct jfs_listing *l)
+{
+	if (l)
+		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+	return l;
+}
+
+void jfs_listing_unref(struct jfs_listing *l)
+{
+	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		jfs_job_unref(l->jobs[i]);
+	free(l->jobs);
+	free(l->by_name);
+	free(l);
+}
+
+/* A listing holding its own reference to each job of list. NULL on ENOMEM. */
+static struct jfs_listing *listing_new(const struct jfs_job_list *list, int64_t fetched_ms,
+				       bool full)
+{
+	struct jfs_listing *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->refs = 1;
+	l->fetched_ms = fetched_ms;
+	l->full_records = full;
+	if (list->n > 0) {
+		l->jobs = malloc(list->n * sizeof(*l->jobs));
+		l->by_name = malloc(list->n * sizeof(*l->by_name));
+		if (!l->jobs || !l->by_name) {
+			free(l->jobs);
+			free(l->by_name);
+			free(l);
+			return NULL;
+		}
+		for (size_t i = 0; i < list->n; i++)
+			l->jobs[i] = l->by_name[i] = jfs_job_ref(list->jobs[i]);
+		l->n = list->n;
+		qsort(l->by_name, l->n, sizeof(*l->by_name), cmp_job_name);
+	}
+	return l;
+}
+
+struct jfs_job *jfs_listing_find(const struct jfs_listing *l, const char *name)
+{
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, l->by_name[mid]->name);
+		if (c == 0)
+			return l->by_name[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* ---- in-flight records ------------------------------------------------------------ */
+
+static struct inflight *inflight_new(void)
+{
+	struct inflight *inf = calloc(1, sizeof(*inf));
+	if (!inf)
+		return NULL;
+	if (pthread_cond_init(&inf->cond, NULL) != 0) {
+		free(inf);
+		return NULL;
+	}
+	inf->users = 1;
+	return inf;
+}
+
+/* Drop one user (store lock held); the last one frees the record and its results. */
+static void inflight_release_locked(struct inflight *inf)
+{
+	if (--inf->users > 0)
+		return;
+	jfs_job_unref(inf->job);
+	jfs_listing_unref(inf->listing);
+	pthread_cond_destroy(&inf->cond);
+	free(inf);
+}
+
+/* Wait (store lock held) for another thread's request to finish. */
+static void inflight_wait_locked(struct jfs_store *s, struct inflight *inf)
+{
+	inf->users++;
+	s->ctr.shared_waits++;
+	while (!inf->done)
+		pthread_cond_wait(&inf->cond, &s->lock);
+}
+
+static void inflight_finish_locked(struct inflight *inf, int err, const struct jfs_error *e)
+{
+	inf->err = err;
+	if (err && e)
+		inf->error = *e;
+	inf->done = true;
+	pthread_cond_broadcast(&inf->cond);
+}
+
+/* ---- job entries ---------------------------------------------------------------- */
+
+static void lru_unlink(struct job_entry *je)
+{
+	je->prev->next = je->next;
+	je->next->prev = je->prev;
+}
+
+static void lru_push_front(struct jfs_store *s, struct job_entry *je)
+{
+	je->next = s->lru.next;
+	je->prev = &s->lru;
+	s->lru.next->prev = je;
+	s->lru.next = je;
+}
+
+static void lru_touch(struct jfs_store *s, struct job_entry *je)
+{
+	lru_unlink(je);
+	lru_push_front(s, je);
+}
+
+static void queue_changed_locked(struct jfs_store *s, const char *uuid)
+{
+	if (s->nchanged == s->changed_cap) {
+		size_t cap = s->changed_cap ? s->changed_cap * 2 : 16;
+		char **c = realloc(s->changed, cap * sizeof(*c));
+		if (!c)
+			return; /* the kernel then learns of it through its own timeouts */
+		s->changed = c;
+		s->changed_cap = cap;
+	}
+	char *u = strdup(uuid);
+	if (u)
+		s->changed[s->nchanged++] = u;
+}
+
+static void entry_drop_job_locked(struct jfs_store *s, struct job_entry *je)
+{
+	if (!je->job)
+		return;
+	s->mem -= je->job->mem;
+	jfs_job_unref(je->job);
+	je->job = NULL;
+}
+
+static struct job_entry *job_entry_get_locked(struct jfs_store *s, const char *uuid,
+					      bool create)
+{
+	struct hnode *n = ht_find(&s->jobs, uuid);
+	if (n || !create)
+		return n ? container_of(n, struct job_entry, h) : NULL;
+	struct job_entry *je = calloc(1, sizeof(*je));
+	if (!je)
+		return NULL;
+	je->h.key = strdup(uuid);
+	if (!je->h.key) {
+		free(je);
+		return NULL;
+	}
+	ht_insert(&s->jobs, &je->h);
+	lru_push_front(s, je);
+	return je;
+}
+
+static void job_entry_free_locked(struct jfs_store *s, struct job_entry *je)
+{
+	ht_remove(&s->jobs, &je->h);
+	lru_unlink(je);
+	entry_drop_job_locked(s, je);
+	free(je->h.key);
+	free(je);
+}
+
+/* The record file is the whole job as the cluster sent it: equal records, equal jobs. */
+static bool job_differs(const struct jfs_job *a, const struct jfs_job *b)
+{
+	if (a->state != b->state || a->end_time != b->end_time)
+		return true;
+	const struct jfs_node *ra = jfs_node_child(&a->root, "job.json");
+	const struct jfs_node *rb = jfs_node_child(&b->root, "job.json");
+	if (!ra || !rb)
+		return ra != rb;
+	return ra->size != rb->size || memcmp(ra->data, rb->data, ra->size) != 0;
+}
+
+static int64_t expiry_at_ms(const struct jfs_store *s, const struct jfs_job *job)
+{
+	return job->end_time * 1000 + s->expiry_ms;
+}
+
+/* A finished job with an end time expires; one without is treated as active. */
+static bool job_has_expiry(const struct jfs_job *job)
+{
+	return jfs_job_is_terminal(job) && job->end_time != 0;
+}
+
+static bool job_expired_at(const struct jfs_store *s, const struct jfs_job *job, int64_t now)
+{
+	return job_has_expiry(job) && now >= expiry_at_ms(s, job);
+}
+
+/* Store job (a new reference is taken) as fetched by the fetch seq that started at
+ * fetched_ms, unless the entry holds the answer of a later fetch. */
+static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs_job *job,
+			   uint64_t seq, int64_t fetched_ms)
+{
+	if (seq <= je->data_seq) {
+		s->ctr.stale_drops++;
+		return false;
+	}
+	if (je->job && je->job != job && job_differs(je->job, job))
+		queue_changed_locked(s, je->h.key);
+	entry_drop_job_locked(s, je);
+	je->job = jfs_job_ref(job);
+	s->mem += job->mem;
+	je->fetched_ms = fetched_ms;
+	je->negative_until_ms = 0;
+	je->data_seq = seq;
+	lru_touch(s, je);
+	return true;
+}
+
+static bool set_negative_locked(struct jfs_store *s, struct job_entry *je, uint64_t seq,
+				int64_t now)
+{
+	if (seq <= je->data_seq) {
+		s->ctr.stale_drops++;
+		return false;
+	}
+	if (je->job)
+		queue_changed_locked(s, je->h.key);
+	entry_drop_job_locked(s, je);
+	je->negative_until_ms = now + s->negative_ms;
+	je->data_seq = seq;
+	return true;
+}
+
+/* Drop least recently used jobs that nobody else holds (no cached listing, no
+ * reader) until the memory held is under the cap. */
+static void evict_locked(struct jfs_store *s)
+{
+	struct job_entry *je = s->lru.prev;
+	while (s->mem > s->mem_max && je != &s->lru) {
+		struct job_entry *prev = je->prev;
+		if (je->job && !je->inflight &&
+		    __atomic_load_n(&je->job->refs, __ATOMIC_ACQUIRE) == 1) {
+			s->ctr.evictions++;
+			job_entry_free_locked(s, je);
+		}
+		je = prev;
+	}
+}
+
+enum verdict { MISS, HIT, GONE };
+
+static enum verdict job_entry_check(const struct jfs_store *s, const struct job_entry *je,
+				    int64_t now)
+{
+	if (je->job) {
+		if (job_has_expiry(je->job))
+			return now >= expiry_at_ms(s, je->job) ? GONE : HIT;
+		return now - je->fetched_ms < s->ttl_ms ? HIT : MISS;
+	}
+	if (je->negative_until_ms && now < je->negative_until_ms)
+		return GONE;
+	return MISS;
+}
+
+static int gone(struct jfs_error *e, const char *uuid)
+{
+	jfs_error_clear(e);
+	return jfs_error_set(e, ENOENT, "job %s: no such job (or it expired)", uuid);
+}
+
+/* The answer a finished fetch leaves (store lock held): whatever the entry now holds
+ * when it holds a valid answer (the newest), else the fetch's own error. */
+static int entry_result_locked(struct jfs_store *s, struct job_entry *je, int64_t now,
+			       int err, struct jfs_job **out)
+{
+	*out = NULL;
+	if (je->job && !job_expired_at(s, je->job, now)) {
+		*out = jfs_job_ref(je->job);
+		return 0;
+	}
+	if (!je->job && je->negative_until_ms)
+		return -ENOENT;
+	return err ? err : -ENOENT;
+}
+
+int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
+		  struct jfs_error *e)
+{
+	struct jfs_error local;
+	int64_t now = jfs_store_now_ms(s);
+
+	*out = NULL;
+	if (!e)
+		e = &local;
+	pthread_mutex_lock(&s->lock);
+	struct job_entry *je = job_entry_get_locked(s, uuid, true);
+	if (!je) {
+		pthread_mutex_unlock(&s->lock);
+		return jfs_error_set(e, ENOMEM, "out of memory caching job %s", uuid);
+	}
+	switch (job_entry_check(s, je, now)) {
+	case HIT:
+		s->ctr.job_hits++;
+		lru_touch(s, je);
+		*out = jfs_job_ref(je->job);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	case GONE:
+		s->ctr.job_hits++;
+		s->ctr.job_negative++;
+		if (je->job) { /* finished and past its expiry: the cluster deleted it */
+			s->ctr.expired++;
+			queue_changed_locked(s, uuid);
+			entry_drop_job_locked(s, je);
+			je->negative_until_ms = now + s->negative_ms;
+		}
+		pthread_mutex_unlock(&s->lock);
+		return gone(e, uuid);
+	case MISS:
+		break;
+	}
+
+	struct inflight *inf = je->inflight;
+	if (inf) {
+		inflight_wait_locked(s, inf);
+	} else {
+		inf = inflight_new();
+		if (!inf) {
+			if (!je->job && !je->negative_until_ms)
+				job_entry_free_locked(s, je);
+			pthread_mutex_unlock(&s->lock);
+			return jfs_error_set(e, ENOMEM, "out of memory fetching job %s", uuid);
+		}
+		je->inflight = inf;
+		uint64_t seq = ++s->seq;
+		s->ctr.job_misses++;
+		pthread_mutex_unlock(&s->lock);
+
+		struct jfs_job *job = NULL;
+		struct jfs_error fe;
+		jfs_error_clear(&fe);
+		int rc = jfs_client_get(s->client, uuid, &job, &fe);
+		int64_t done = jfs_store_now_ms(s);
+		if (rc == 0 && job_expired_at(s, job, done)) {
+			jfs_job_unref(job);
+			job = NULL;
+			rc = gone(&fe, uuid);
+		}
+
+		pthread_mutex_lock(&s->lock);
+		if (rc == 0)
+			set_job_locked(s, je, job, seq, now);
+		else if (rc == -ENOENT)
+			set_negative_locked(s, je, seq, done);
+		jfs_job_unref(job);
+		if (rc == 0 || rc == -ENOENT)
+			rc = entry_result_locked(s, je, done, rc, &inf->job);
+		inflight_finish_locked(inf, rc, &fe);
+		je->inflight = NULL;
+		if (!je->job && !je->negative_until_ms)
+			job_entry_free_locked(s, je); /* a failure leaves nothing to keep */
+		evict_locked(s);
+	}
+
+	int rc = inf->err;
+	if (rc == 0)
+		*out = jfs_job_ref(inf->job);
+	else
+		*e = inf->error;
+	inflight_release_locked(inf);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+bool jfs_store_job_expired(struct jfs_store *s, const struct jfs_job *job)
+{
+	return job_expired_at(s, job, jfs_store_now_ms(s));
+}
+
+double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job)
+{
+	int64_t now = jfs_store_now_ms(s);
+	int64_t left = 0;
+
+	if (job_has_expiry(job)) {
+		left = expiry_at_ms(s, job) - now;
+	} else {
+		pthread_mutex_lock(&s->lock);
+		struct job_entry *je = job_entry_get_locked(s, job->uuid, false);
+		if (je && je->job == job)
+			left = je->fetched_ms + s->ttl_ms - now;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return left > 0 ? (double)left / 1000.0 : 0.0;
+}
+
+/* ---- listings --------------------------------------------------------------------- */
+
+static void listing_entry_free_locked(struct jfs_store *s, struct listing_entry *le)
+{
+	ht_remove(&s->listings, &le->h);
+	jfs_listing_unref(le->listing);
+	free(le->h.key);
+	free(le);
+}
+
+static struct listing_entry *listing_entry_get_locked(struct jfs_store *s, const char *key)
+{
+	struct hnode *n = ht_find(&s->listings, key);
+	if (n)
+		return container_of(n, struct listing_entry, h);
+	struct listing_entry *le = calloc(1, sizeof(*le));
+	if (!le)
+		return NULL;
+	le->h.key = strdup(key);
+	if (!le->h.key) {
+		free(le);
+		return NULL;
+	}
+	ht_insert(&s->listings, &le->h);
+	return le;
+}
+
+/* Every job of a full listing refreshes its job entry (a later GET's answer wins). */
+static void fill_jobs_locked(struct jfs_store *s, const struct jfs_listing *l, uint64_t seq)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct job_entry *je = job_entry_get_locked(s, l->jobs[i]->uuid, true);
+		if (je)
+			set_job_locked(s, je, l->jobs[i], seq, l->fetched_ms);
+	}
+	evict_locked(s);
+}
+
+double jfs_store_listing_life(struct jfs_store *s, const struct jfs_listing *l)
+{
+	int64_t left = l->fetched_ms + s->ttl_ms - jfs_store_now_ms(s);
+	return left > 0 ? (double)left / 1000.0 : 0.0;
+}
+
+int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
+		      struct jfs_listing **out, struct jfs_error *e)
+{
+	struct jfs_error local;
+	const char *key = q ? jfs_query_string(q) : "";
+	int64_t now = jfs_store_now_ms(s);
+
+	*out = NULL;
+	if (!e)
+		e = &local;
+	pthread_mutex_lock(&s->lock);
+	struct listing_entry *le = listing_entry_get_locked(s, key);
+	if (!le) {
+		pthread_mutex_unlock(&s->lock);
+		return jfs_error_set(e, ENOMEM, "out of memory caching a listing");
+	}
+	if (le->listing && now - le->listing->fetched_ms < s->ttl_ms) {
+		s->ctr.list_hits++;
+		*out = jfs_listing_ref(le->listing);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+
+	struct inflight *inf = le->inflight;
+	if (inf) {
+		inflight_wait_locked(s, inf);
+	} else {
+		inf = inflight_new();
+		if (!inf) {
+			if (!le->listing)
+				listing_entry_free_locked(s, le);
+			pthread_mutex_unlock(&s->lock);
+			return jfs_error_set(e, ENOMEM, "out of memory fetching a listing");
+		}
+		le->inflight = inf;
+		uint64_t seq = ++s->seq;
+		s->ctr.list_misses++;
+		pthread_mutex_unlock(&s->lock);
+
+		struct jfs_job_list list = { 0 };
+		struct jfs_error fe;
+		struct jfs_listing *l = NULL;
+		bool full = !q || !jfs_query_get(q, JFS_QUERY_FIELDS);
+		jfs_error_clear(&fe);
+		int rc = jfs_client_list(s->client, q, &list, &fe);
+		if (rc == 0) {
+			l = listing_new(&list, now, full);
+			if (!l)
+				rc = jfs_error_set(&fe, ENOMEM, "out of memory holding a listing");
+		}
+		jfs_job_list_free(&list);
+
+		pthread_mutex_lock(&s->lock);
+		if (rc == 0) {
+			if (seq > le->data_seq) {
+				jfs_listing_unref(le->listing);
+				le->listing = jfs_listing_ref(l);
+				le->data_seq = seq;
+			} else {
+				s->ctr.stale_drops++;
+			}
+			if (full)
+				fill_jobs_locked(s, l, seq);
+			inf->listing = jfs_listing_ref(le->listing);
+		}
+		jfs_listing_unref(l);
+		inflight_finish_locked(inf, rc, &fe);
+		le->inflight = NULL;
+		if (!le->listing)
+			listing_entry_free_locked(s, le);
+	}
+
+	int rc = inf->err;
+	if (rc == 0)
+		*out = jfs_listing_ref(inf->listing);
+	else
+		*e = inf->error;
+	inflight_release_locked(inf);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* ---- housekeeping ------------------------------------------------------------------ */
+
+int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
+{
+	int64_t now = jfs_store_now_ms(s);
+
+	*uuids = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->lock);
+	for (size_t b = 0; b < s->listings.nbuckets; b++) {
+		struct hnode *h = s->listings.buckets[b];
+		while (h) {
+			struct hnode *next = h->next;
+			struct listing_entry *le = container_of(h, struct listing_entry, h);
+			if (!le->inflight && le->listing &&
+			    now - le->listing->fetched_ms >= s->ttl_ms)
+				listing_entry_free_locked(s, le);
+			h = next;
+		}
+	}
+	for (size_t b = 0; b < s->jobs.nbuckets; b++) {
+		struct hnode *h = s->jobs.buckets[b];
+		while (h) {
+			struct hnode *next = h->next;
+			struct job_entry *je = container_of(h, struct job_entry, h);
+			h = next;
+			if (je->inflight)
+				continue;
+			if (je->job && job_has_expiry(je->job)) {
+				if (now >= expiry_at_ms(s, je->job)) {
+					s->ctr.expired++;
+					queue_changed_locked(s, je->h.key);
+					job_entry_free_locked(s, je);
+				}
+			} else if (je->job) {
+				/* Stale active jobs are fetched again on use anyway. */
+				if (now - je->fetched_ms >= s->ttl_ms)
+					job_entry_free_locked(s, je);
+			} else if (now >= je->negative_until_ms) {
+				job_entry_free_locked(s, je);
+			}
+		}
+	}
+	if (s->nchanged) {
+		*uuids = s->changed;
+		*n = s->nchanged;
+		s->changed = NULL;
+		s->nchanged = s->changed_cap = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void jfs_store_uuids_free(char **uuids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(uuids[i]);
+	free(uuids);
+}
+
+void jfs_store_counters_get(struct jfs_store *s, struct jfs_store_counters *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->ctr;
+	out->mem = s->mem;
+	out->jobs = s->jobs.count;
+	out->listings = s->listings.count;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- life cycle -------------------------------------------------------------------- */
+
+int jfs_store_new(struct jfs_client *c, const struct jfs_store_config *cfg,
+		  struct jfs_store **out)
+{
+	struct jfs_store *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->client = c;
+	s->http = c ? jfs_client_http(c) : NULL;
+	s->ttl_ms = cfg->ttl > 0 ? (int64_t)(cfg->ttl * 1000.0 + 0.5) : 0;
+	s->expiry_ms = cfg->expiry > 0 ? cfg->expiry * 1000 : 0;
+	s->negative_ms = s->ttl_ms < JFS_STORE_NEGATIVE_MAX_MS ? s->ttl_ms
+							       : JFS_STORE_NEGATIVE_MAX_MS;
+	s->mem_max = cfg->mem_max ? cfg->mem_max : JFS_STORE_MEM_DEFAULT;
+	s->clock = cfg->clock ? cfg->clock : default_clock;
+	s->clock_arg = cfg->clock ? cfg->clock_arg : s->http;
+	s->lru.next = s->lru.prev = &s->lru;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	if (ht_init(&s->jobs) != 0 || ht_init(&s->listings) != 0) {
+		free(s->jobs.buckets);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+void jfs_store_free(struct jfs_store *s)
+{
+	if (!s)
+		return;
+	/* No thread may be inside the store now, so no entry has an in-flight record. */
+	for (size_t b = 0; b < s->listings.nbuckets; b++) {
+		while (s->listings.buckets[b])
+			listing_entry_free_locked(
+				s, container_of(s->listings.buckets[b], struct listing_entry, h));
+	}
+	while (s->lru.next != &s->lru)
+		job_entry_free_locked(s, s->lru.next);
+	free(s->jobs.buckets);
+	free(s->listings.buckets);
+	jfs_store_uuids_free(s->changed, s->nchanged);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
