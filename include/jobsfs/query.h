@@ -1,5 +1,6 @@
 /* Query segments: a path segment "field=query" names an ONTAP query parameter, and a
- * chain of segments (state=failure/description=*Snapshot*/) is one query, ANDed.
+ * chain of segments ("state=failure" then "description=*Snapshot*", one directory
+ * inside the other) is one query, ANDed.
  *
  * The query keeps its parameters in a canonical order (sorted by name), so the same
  * filter reached by two paths has one string form: that string is both the cache key
@@ -41,7 +42,9 @@ int jfs_query_add_segment(struct jfs_query *q, const char *segment, struct jfs_e
  * owned by q and valid until q changes. */
 const char *jfs_query_string(const struct jfs_query *q);
 
-/* The number of parameters; and lookup of one by name (NULL when absent). */
+/* The number of parameters; and lookup of one by name (NULL when absent). The value
+ * is the raw one the segment gave (not URL-encoded); max_records comes back in its
+ * normalized decimal form ("010" gives "10", as in the canonical string). */
 size_t jfs_query_count(const struct jfs_query *q);
 const char *jfs_query_get(const struct jfs_query *q, const char *name);
 
