@@ -7,8 +7,7 @@
  * engine as its CLI, where `volume show -volume VOL*` finds vol1: string matching is
  * case-insensitive. So here every string operation (=, *, <, >, .., literals) folds
  * ASCII letters; bytes >= 0x80 compare as they are. order_by compares strings the same
- * way and breaks ties between spellings that differ only in case bytewise, so the
- * order stays total.
+ * way: "Success" and "success" tie, and like every tie fall back to uuid order.
  *
  * Semantics decided where the documentation is silent:
  * - A query is alternatives separated by '|'; a record matches when any value of the
@@ -770,14 +769,8 @@ static json_object *first_value(json_object *node, const struct path *p)
 static int leaf_cmp(enum simq_type t, const struct leaf *a, const struct leaf *b)
 {
 	switch (t) {
-	case SIMQ_STRING: {
-		int c = cmp_fold(a->text, a->len, b->text, b->len);
-		if (c)
-			return c;
-		size_t n = a->len < b->len ? a->len : b->len;
-		c = memcmp(a->text, b->text, n);
-		return c ? (c < 0 ? -1 : 1) : 0;
-	}
+	case SIMQ_STRING:
+		return cmp_fold(a->text, a->len, b->text, b->len);
 	case SIMQ_NUMBER:
 		return cmp_num(a->is_int, a->i, a->d, b->is_int, b->i, b->d);
 	case SIMQ_TIME:
