@@ -10,11 +10,15 @@
 
 #include "jobsfs/error.h"
 
+void jfs_secret_wipe(char *secret)
+{
+	if (secret)
+		explicit_bzero(secret, strlen(secret));
+}
+
 void jfs_secret_free(char *secret)
 {
-	if (!secret)
-		return;
-	explicit_bzero(secret, strlen(secret));
+	jfs_secret_wipe(secret);
 	free(secret);
 }
 

@@ -25,7 +25,11 @@ int jfs_secret_read_file(const char *path, char **out, struct jfs_error *e);
 int jfs_secret_read_file_as(const char *what, const char *path, char **out,
 			    struct jfs_error *e);
 
-/* Wipe the secret's bytes, then free it. NULL is fine. */
+/* Overwrite the secret's bytes with zeros in place (a store the compiler keeps even
+ * when the memory is freed right after). NULL is fine. */
+void jfs_secret_wipe(char *secret);
+
+/* Wipe the secret, then free it. NULL is fine. */
 void jfs_secret_free(char *secret);
 
 /* The password from the JOBSFS_PASSWORD environment variable, or NULL when unset or

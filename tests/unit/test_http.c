@@ -1,0 +1,730 @@
+/* HTTP over libcurl (src/http.c): same-origin rules and configuration checks without
+ * a network, then the transport against ontap-sim: answers, the Date header and clock
+ * skew, connection reuse, Basic auth and netrc, retries and what is never retried,
+ * timeouts, refused connections, the body cap, TLS, and what the debug log shows. */
+#include "jobsfs/http.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check_helpers.h"
+#include "jobsfs/error.h"
+#include "jobsfs/log.h"
+
+#define JOBS "/api/cluster/jobs"
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static struct jfs_http *http_new_ok(const struct jfs_http_config *cfg)
+{
+	struct jfs_http *http = NULL;
+	struct jfs_error e = { 0 };
+	int rc = jfs_http_new(cfg, &http, &e);
+	ck_assert_msg(rc == 0, "jfs_http_new: %d %s", rc, e.message);
+	return http;
+}
+
+static struct jfs_http *http_for(const char *url)
+{
+	struct jfs_http_config cfg = { .base_url = url };
+	return http_new_ok(&cfg);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sim_faults(const struct sim *s, const char *spec)
+{
+	ck_assert_int_eq(sim_request(s, "POST", "/_sim/faults", spec, NULL), 200);
+}
+
+static void sim_clean(const struct sim *s)
+{
+	ck_assert_int_eq(sim_request(s, "DELETE", "/_sim/faults", NULL, NULL), 204);
+	ck_assert_int_eq(sim_request(s, "POST", "/_sim/counters/reset", NULL, NULL), 204);
+}
+
+/* The simulator's count of /api requests received. */
+static long sim_total(const struct sim *s)
+{
+	char *body = NULL;
+	ck_assert_int_eq(sim_request(s, "GET", "/_sim/counters", NULL, &body), 200);
+	struct json_object *root = json_tokener_parse(body), *total;
+	ck_assert_ptr_nonnull(root);
+	ck_assert(json_object_object_get_ex(root, "total", &total));
+	long n = (long)json_object_get_int64(total);
+	json_object_put(root);
+	free(body);
+	return n;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* ---- without a network --------------------------------------------------------- */
+
+START_TEST(same_origin_rules)
+{
+	struct jfs_http *http = http_for("http://Cluster1.example.com");
+	const char *path = NULL;
+
+	ck_assert(jfs_http_same_origin(http, "/api/cluster/jobs?x=1", &path));
+	ck_assert_str_eq(path, "/api/cluster/jobs?x=1");
+	ck_assert(jfs_http_same_origin(http, "http://cluster1.example.com/api/a?b=c", &path));
+	ck_assert_str_eq(path, "/api/a?b=c");
+	ck_assert(jfs_http_same_origin(http, "HTTP://CLUSTER1.EXAMPLE.COM:80/api", &path));
+	ck_assert_str_eq(path, "/api");
+	ck_assert(jfs_http_same_origin(http, "http://u:p@cluster1.example.com/api", &path));
+	ck_assert_str_eq(path, "/api");
+	ck_assert(jfs_http_same_origin(http, "http://cluster1.example.com", &path));
+	ck_assert_str_eq(path, "");
+
+	ck_assert(!jfs_http_same_origin(http, "//cluster1.example.com/api", &path));
+	ck_assert(!jfs_http_same_origin(http, "//evil.example.com/api", &path));
+	ck_assert(!jfs_http_same_origin(http, "https://cluster1.example.com/api", &path));
+	ck_assert(!jfs_http_same_origin(http, "http://cluster1.example.com:8080/api", &path));
+	ck_assert(!jfs_http_same_origin(http, "http://cluster1.example.com:0/api", &path));
+	ck_assert(!jfs_http_same_origin(http, "http://cluster1.example.com:99999/", &path));
+	ck_assert(!jfs_http_same_origin(http, "http://cluster1.example.com.evil.com/", &path));
+	ck_assert(!jfs_http_same_origin(http, "http://evil.com/@cluster1.example.com/", &path));
+	ck_assert(!jfs_http_same_origin(http, "http://evil.com#@cluster1.example.com/", &path));
+	ck_assert(!jfs_http_same_origin(http, "http://evil.com?@cluster1.example.com/", &path));
+	ck_assert(!jfs_http_same_origin(http, "ftp://cluster1.example.com/api", &path));
+	ck_assert(!jfs_http_same_origin(http, "api/cluster/jobs", &path));
+	ck_assert(!jfs_http_same_origin(http, "", &path));
+	ck_assert(!jfs_http_same_origin(http, NULL, &path));
+	jfs_http_free(http);
+
+	/* Default ports made explicit, IPv6 literals, a trailing '/' on the base. */
+	http = http_for("https://c1/");
+	ck_assert(jfs_http_same_origin(http, "https://c1:443/a", &path));
+	ck_assert_str_eq(path, "/a");
+	ck_assert(!jfs_http_same_origin(http, "http://c1/a", &path));
+	ck_assert(!jfs_http_same_origin(http, "https://c1:80/a", &path));
+	jfs_http_free(http);
+
+	http = http_for("https://[::1]:8443");
+	ck_assert(jfs_http_same_origin(http, "https://[::1]:8443/a", &path));
+	ck_assert_str_eq(path, "/a");
+	ck_assert(!jfs_http_same_origin(http, "https://[::1]/a", &path));
+	ck_assert(!jfs_http_same_origin(http, "https://[::2]:8443/a", &path));
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(config_checked)
+{
+	struct jfs_http *http = NULL;
+	struct jfs_error e = { 0 };
+	struct jfs_http_config cfg = { 0 };
+
+	ck_assert_int_eq(jfs_http_new(&cfg, &http, &e), -EINVAL);
+	static const char *const bad[] = { "ftp://host", "host:80", "http://", "http://h/api",
+					   "http://h:x", "http://[::1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg.base_url = bad[i];
+		ck_assert_msg(jfs_http_new(&cfg, &http, &e) == -EINVAL, "accepted %s", bad[i]);
+		ck_assert_ptr_null(http);
+	}
+	cfg = (struct jfs_http_config){ .base_url = "https://h", .token = "t", .user = "u",
+					.password = "p" };
+	ck_assert_int_eq(jfs_http_new(&cfg, &http, &e), -EINVAL);
+	cfg = (struct jfs_http_config){ .base_url = "https://h", .key = "k.pem" };
+	ck_assert_int_eq(jfs_http_new(&cfg, &http, &e), -EINVAL);
+
+	/* Everything a mount may set, accepted. */
+	cfg = (struct jfs_http_config){ .base_url = "https://h:8443", .user = "u", .password = "p",
+					.cert = "c.pem", .key = "k.pem", .cacert = "ca.pem",
+					.insecure = true, .connect_timeout_ms = 100,
+					.timeout_ms = 200, .max_retries = -1,
+					.retry_budget_ms = 10, .max_body = 10 };
+	http = http_new_ok(&cfg);
+	ck_assert_int_eq(jfs_http_clock_skew(http), 0);
+	ck_assert_int_le(llabs(jfs_http_cluster_now(http) - (int64_t)time(NULL)), 1);
+
+	struct jfs_http_response resp;
+	ck_assert_int_eq(jfs_http_get(http, "api/no-slash", &resp, &e), -EINVAL);
+	jfs_http_free(http);
+	jfs_http_free(NULL);
+}
+END_TEST
+
+START_TEST(refused_port)
+{
+	/* A port nobody listens on: bind one, note it, close it. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	close(fd);
+
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(a.sin_port));
+	struct jfs_http_config cfg = { .base_url = url, .max_retries = 2,
+				       .retry_budget_ms = 2000 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?a=1", &resp, &e), -ECONNREFUSED);
+	ck_assert_int_eq(e.err, ECONNREFUSED);
+	ck_assert_str_eq(e.request, "GET " JOBS "?a=1");
+	ck_assert_str_ne(e.message, "");
+	ck_assert_ptr_null(resp.body);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.requests, 3); /* refusals are retried */
+	ck_assert_uint_eq(c.retries, 2);
+	ck_assert_uint_eq(c.fail_connect, 3);
+	ck_assert_uint_eq(c.reused, 0);
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(unresolvable_host)
+{
+	/* .invalid never resolves (RFC 6761): resolvers answer at once. */
+	struct jfs_http_config cfg = { .base_url = "http://no-such-host.invalid",
+				       .max_retries = -1, .timeout_ms = 5000 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	ck_assert_int_eq(jfs_http_get(http, "/", &resp, &e), -EHOSTUNREACH);
+	jfs_http_free(http);
+}
+END_TEST
+
+/* ---- against the simulator ----------------------------------------------------- */
+
+static struct sim shared; /* one simulator for the tests that need no special flags */
+
+static void shared_start(void)
+{
+	static const char *const args[] = { "--jobs", "40", NULL };
+	if (sim_start(&shared, args) != 0)
+		ck_abort_msg("ontap-sim did not start");
+}
+
+static void shared_stop(void)
+{
+	sim_stop(&shared);
+}
+
+static void shared_clean(void)
+{
+	sim_clean(&shared);
+}
+
+START_TEST(plain_get)
+{
+	struct jfs_http *http = http_for(shared.url);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?fields=*&max_records=3", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_ptr_nonnull(resp.body);
+	ck_assert_uint_eq(strlen(resp.body), resp.len);
+	struct json_object *root = json_tokener_parse(resp.body), *n;
+	ck_assert_ptr_nonnull(root);
+	ck_assert(json_object_object_get_ex(root, "num_records", &n));
+	ck_assert_int_eq(json_object_get_int(n), 3);
+	json_object_put(root);
+	ck_assert_int_le(llabs(resp.date - (int64_t)time(NULL)), 3);
+
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.requests, 1);
+	ck_assert_uint_eq(c.connections, 1);
+	ck_assert_uint_eq(c.retries, 0);
+	ck_assert_uint_eq(c.bytes, resp.len);
+	ck_assert_int_eq(sim_total(&shared), 1);
+	jfs_http_response_free(&resp);
+	ck_assert_ptr_null(resp.body);
+
+	/* A 404 is an answer, not a failure. */
+	ck_assert_int_eq(jfs_http_get(http, JOBS "/no-such-uuid", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 404);
+	ck_assert_ptr_nonnull(strstr(resp.body, "\"error\""));
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.http_4xx, 1);
+	ck_assert_uint_eq(c.retries, 0);
+
+	jfs_http_counters_reset(http);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.requests + c.connections + c.http_4xx + c.bytes, 0);
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(connections_reused)
+{
+	struct jfs_http *http = http_for(shared.url);
+	struct jfs_http_counters c;
+
+	for (int i = 0; i < 20; i++) {
+		struct jfs_http_response resp;
+		struct jfs_error e = { 0 };
+		ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+		ck_assert_int_eq(resp.status, 200);
+		jfs_http_response_free(&resp);
+	}
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.requests, 20);
+	ck_assert_msg(c.connections <= 2, "%llu connections for 20 requests",
+		      (unsigned long long)c.connections);
+	ck_assert_uint_ge(c.reused, 18);
+	ck_assert_uint_eq(c.connections + c.reused, 20);
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(retry_5xx_then_success)
+{
+	struct jfs_http *http = http_for(shared.url);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	sim_faults(&shared, "status=503*2");
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 200);
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.retries, 2);
+	ck_assert_uint_eq(c.http_5xx, 2);
+	ck_assert_uint_eq(c.requests, 3);
+	ck_assert_int_eq(sim_total(&shared), 3);
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(retry_429)
+{
+	struct jfs_http *http = http_for(shared.url);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	sim_faults(&shared, "status=429*1");
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 200);
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.retries, 1);
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(persistent_5xx_returned_after_retries)
+{
+	struct jfs_http_config cfg = { .base_url = shared.url, .max_retries = 3 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	sim_faults(&shared, "status=500");
+	ck_assert_int_eq(jfs_http_get(http, JOBS, &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 500);
+	ck_assert_ptr_nonnull(strstr(resp.body, "\"error\"")); /* the last answer's body */
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.requests, 4);
+	ck_assert_uint_eq(c.retries, 3);
+	ck_assert_int_eq(sim_total(&shared), 4);
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(client_errors_not_retried)
+{
+	static const char *const specs[] = { "status=400", "status=403", "status=404" };
+	static const long codes[] = { 400, 403, 404 };
+	for (size_t i = 0; i < 3; i++) {
+		struct jfs_http *http = http_for(shared.url);
+		struct jfs_http_response resp;
+		struct jfs_error e = { 0 };
+		struct jfs_http_counters c;
+
+		sim_clean(&shared);
+		sim_faults(&shared, specs[i]);
+		ck_assert_int_eq(jfs_http_get(http, JOBS, &resp, &e), 0);
+		ck_assert_int_eq(resp.status, codes[i]);
+		jfs_http_response_free(&resp);
+		jfs_http_counters_get(http, &c);
+		ck_assert_uint_eq(c.requests, 1);
+		ck_assert_uint_eq(c.retries, 0);
+		ck_assert_uint_eq(c.http_4xx, 1);
+		ck_assert_int_eq(sim_total(&shared), 1);
+		jfs_http_free(http);
+	}
+}
+END_TEST
+
+START_TEST(reset_retried)
+{
+	struct jfs_http *http = http_for(shared.url);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	sim_faults(&shared, "reset*1");
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=2", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 200);
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.retries, 1);
+	ck_assert_uint_eq(c.fail_reset, 1);
+	ck_assert_int_eq(sim_total(&shared), 2);
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(truncated_retried)
+{
+	struct jfs_http_config cfg = { .base_url = shared.url, .max_retries = 2 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	sim_faults(&shared, "truncate*1");
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?fields=*", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 200);
+	struct json_object *root = json_tokener_parse(resp.body);
+	ck_assert_ptr_nonnull(root); /* the whole body of the retry */
+	json_object_put(root);
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.retries, 1);
+	ck_assert_uint_eq(c.fail_reset, 1);
+
+	/* Always truncated: the partial answer is never returned as a body. */
+	sim_faults(&shared, "truncate");
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?fields=*", &resp, &e), -ECONNRESET);
+	ck_assert_ptr_null(resp.body);
+	ck_assert_str_eq(e.request, "GET " JOBS "?fields=*");
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(stall_times_out_within_budget)
+{
+	struct jfs_http_config cfg = { .base_url = shared.url, .timeout_ms = 500,
+				       .retry_budget_ms = 1000 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	sim_faults(&shared, "stall=2");
+	double t0 = now_s();
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), -ETIMEDOUT);
+	double took = now_s() - t0;
+	ck_assert_msg(took >= 0.45 && took < 1.5 + 0.4, "took %.3f s", took);
+	ck_assert_int_eq(e.err, ETIMEDOUT);
+	ck_assert_str_eq(e.request, "GET " JOBS "?max_records=1");
+	ck_assert_str_ne(e.message, "");
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_ge(c.fail_timeout, 2); /* the first attempt, and a retry at least */
+	ck_assert_uint_eq(c.fail_timeout, c.requests);
+	jfs_http_free(http);
+}
+END_TEST
+
+START_TEST(body_cap)
+{
+	struct jfs_http_config cfg = { .base_url = shared.url, .max_body = 1000 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?fields=*", &resp, &e), -EFBIG);
+	ck_assert_int_eq(e.err, EFBIG);
+	ck_assert_ptr_null(resp.body);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.too_large, 1);
+	ck_assert_uint_eq(c.requests, 1); /* not retried */
+
+	/* A small answer still fits. */
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_uint_le(resp.len, 1000);
+	jfs_http_response_free(&resp);
+	jfs_http_free(http);
+}
+END_TEST
+
+/* Debug logging shows each exchange, and never the credentials. */
+START_TEST(debug_log_has_no_credentials)
+{
+	char logpath[] = "/tmp/jobsfs-httplog-XXXXXX";
+	int fd = mkstemp(logpath);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	jfs_log_set_level(JFS_LOG_DEBUG);
+
+	struct jfs_http_config cfg = { .base_url = shared.url, .user = "admin",
+				       .password = "Sup3rS3cret" };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+	jfs_http_response_free(&resp);
+	jfs_http_free(http);
+
+	jfs_log_set_level(JFS_LOG_WARN);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+
+	FILE *f = fopen(logpath, "r");
+	char text[8192] = "";
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	unlink(logpath);
+	ck_assert_msg(strstr(text, "GET " JOBS "?max_records=1 -> 200"), "log: %s", text);
+	ck_assert_msg(!strstr(text, "Sup3rS3cret"), "password logged: %s", text);
+	ck_assert_msg(!strcasestr(text, "Authorization"), "header logged: %s", text);
+	ck_assert_msg(!strstr(text, "YWRtaW46"), "Basic credentials logged: %s", text);
+}
+END_TEST
+
+/* ---- simulators of their own --------------------------------------------------- */
+
+static void skew_case(const char *skew, int64_t want)
+{
+	const char *const args[] = { "--clock-skew", skew, NULL };
+	struct sim s;
+	ck_assert_int_eq(sim_start(&s, args), 0);
+	struct jfs_http *http = http_for(s.url);
+	for (int i = 0; i < 3; i++) {
+		struct jfs_http_response resp;
+		struct jfs_error e = { 0 };
+		ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+		ck_assert_int_le(llabs(resp.date - ((int64_t)time(NULL) + want)), 3);
+		jfs_http_response_free(&resp);
+	}
+	int64_t skew_est = jfs_http_clock_skew(http);
+	ck_assert_msg(llabs(skew_est - want) <= 2, "skew %lld, want %lld", (long long)skew_est,
+		      (long long)want);
+	int64_t now = jfs_http_cluster_now(http);
+	ck_assert_int_le(llabs(now - ((int64_t)time(NULL) + want)), 2);
+	jfs_http_free(http);
+	sim_stop(&s);
+}
+
+START_TEST(clock_skew_ahead)
+{
+	skew_case("600", 600);
+}
+END_TEST
+
+START_TEST(clock_skew_behind)
+{
+	skew_case("-600", -600);
+}
+END_TEST
+
+START_TEST(basic_auth)
+{
+	char dir[] = "/tmp/jobsfs-auth-XXXXXX", pwfile[64], netrc[64], text[128];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(pwfile, sizeof(pwfile), "%s/pw", dir);
+	write_file(pwfile, "r1ght-pw\n", 0600);
+
+	const char *const args[] = { "--user", "admin", "--password-file", pwfile, NULL };
+	struct sim s;
+	ck_assert_int_eq(sim_start(&s, args), 0);
+
+	struct {
+		const char *user, *password;
+		long status;
+	} cases[] = {
+		{ "admin", "r1ght-pw", 200 },
+		{ "admin", "wrong", 401 },
+		{ "someone", "r1ght-pw", 401 },
+		{ NULL, NULL, 401 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct jfs_http_config cfg = { .base_url = s.url, .user = cases[i].user,
+					       .password = cases[i].password };
+		struct jfs_http *http = http_new_ok(&cfg);
+		struct jfs_http_response resp;
+		struct jfs_error e = { 0 };
+		struct jfs_http_counters c;
+		ck_assert_int_eq(sim_request(&s, "POST", "/_sim/counters/reset", NULL, NULL), 204);
+		ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+		ck_assert_msg(resp.status == cases[i].status, "case %zu: %ld", i, resp.status);
+		jfs_http_response_free(&resp);
+		jfs_http_counters_get(http, &c);
+		ck_assert_uint_eq(c.retries, 0); /* a 401 is never retried */
+		ck_assert_int_eq(sim_total(&s), 1);
+		jfs_http_free(http);
+	}
+
+	/* A user without a password: the password comes from a netrc file. */
+	snprintf(netrc, sizeof(netrc), "%s/netrc", dir);
+	snprintf(text, sizeof(text), "machine 127.0.0.1 login admin password r1ght-pw\n");
+	write_file(netrc, text, 0600);
+	struct jfs_http_config cfg = { .base_url = s.url, .user = "admin", .netrc = true,
+				       .netrc_file = netrc };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 200);
+	jfs_http_response_free(&resp);
+	jfs_http_free(http);
+
+	sim_stop(&s);
+	unlink(netrc);
+	unlink(pwfile);
+	rmdir(dir);
+}
+END_TEST
+
+/* HTTPS with a self-signed certificate: refused by default, accepted with the
+ * certificate as CA bundle (also from CURL_CA_BUNDLE), or with insecure. */
+START_TEST(tls_verification)
+{
+	char dir[] = "/tmp/jobsfs-tls-XXXXXX", cert[64], key[64], cmd[512];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+		 "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1",
+		 key, cert);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "tls_verification: openssl could not make a certificate\n");
+		return; /* nothing to test with */
+	}
+	const char *const args[] = { "--tls-cert", cert, "--tls-key", key, NULL };
+	struct sim s;
+	ck_assert_int_eq(sim_start(&s, args), 0);
+	ck_assert_msg(strncmp(s.url, "https://", 8) == 0, "url %s", s.url);
+
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	unsetenv("CURL_CA_BUNDLE");
+	unsetenv("SSL_CERT_FILE");
+	struct jfs_http_config cfg = { .base_url = s.url, .max_retries = -1 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), -EIO);
+	ck_assert_msg(strncmp(e.message, "TLS: ", 5) == 0, "message %s", e.message);
+	jfs_http_free(http);
+
+	cfg.cacert = cert;
+	http = http_new_ok(&cfg);
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 200);
+	jfs_http_response_free(&resp);
+	jfs_http_free(http);
+
+	cfg.cacert = NULL;
+	setenv("CURL_CA_BUNDLE", cert, 1);
+	http = http_new_ok(&cfg);
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+	jfs_http_response_free(&resp);
+	jfs_http_free(http);
+	unsetenv("CURL_CA_BUNDLE");
+
+	cfg.insecure = true;
+	http = http_new_ok(&cfg);
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 200);
+	jfs_http_response_free(&resp);
+	jfs_http_free(http);
+
+	sim_stop(&s);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	/* CURLOPT_NOSIGNAL leaves SIGPIPE to the process, as jobsfs itself does. */
+	signal(SIGPIPE, SIG_IGN);
+
+	Suite *s = suite_create("http");
+	TCase *offline = tcase_create("offline");
+	tcase_add_test(offline, same_origin_rules);
+	tcase_add_test(offline, config_checked);
+	tcase_add_test(offline, refused_port);
+	tcase_add_test(offline, unresolvable_host);
+	suite_add_tcase(s, offline);
+
+	bool sim = sim_available();
+	if (sim) {
+		TCase *tc = tcase_create("sim");
+		tcase_set_timeout(tc, 30);
+		tcase_add_unchecked_fixture(tc, shared_start, shared_stop);
+		tcase_add_checked_fixture(tc, shared_clean, NULL);
+		tcase_add_test(tc, plain_get);
+		tcase_add_test(tc, connections_reused);
+		tcase_add_test(tc, retry_5xx_then_success);
+		tcase_add_test(tc, retry_429);
+		tcase_add_test(tc, persistent_5xx_returned_after_retries);
+		tcase_add_test(tc, client_errors_not_retried);
+		tcase_add_test(tc, reset_retried);
+		tcase_add_test(tc, truncated_retried);
+		tcase_add_test(tc, stall_times_out_within_budget);
+		tcase_add_test(tc, body_cap);
+		tcase_add_test(tc, debug_log_has_no_credentials);
+		suite_add_tcase(s, tc);
+
+		TCase *own = tcase_create("own-sim");
+		tcase_set_timeout(own, 30);
+		tcase_add_test(own, clock_skew_ahead);
+		tcase_add_test(own, clock_skew_behind);
+		tcase_add_test(own, basic_auth);
+		tcase_add_test(own, tls_verification);
+		suite_add_tcase(s, own);
+	}
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	if (failed)
+		return EXIT_FAILURE;
+	if (!sim) {
+		fprintf(stderr, "ontap-sim not available (ONTAP_SIM empty): simulator tests skipped\n");
+		return 77;
+	}
+	return EXIT_SUCCESS;
+}
