@@ -1,0 +1,354 @@
+"""Shared helpers for the jobsfs mount tests: start ontap-sim, mount jobsfs,
+talk to the simulator, and always clean up (unmount, reap) even when a test fails.
+
+Standard library only. The binaries come from the environment (set by meson):
+    JOBSFS     path of the jobsfs executable
+    ONTAP_SIM  path of the ontap-sim executable
+"""
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+SKIP = 77  # meson's "skipped" exit code
+
+
+def skip(reason):
+    print("SKIP: " + reason, flush=True)
+    sys.exit(SKIP)
+
+
+def binaries_or_skip():
+    """Return (jobsfs, ontap_sim) or exit 77 with the reason: never pass silently."""
+    if not os.path.exists("/dev/fuse"):
+        skip("/dev/fuse is missing (no FUSE in this environment)")
+    try:
+        os.close(os.open("/dev/fuse", os.O_RDWR))
+    except OSError as e:
+        skip("/dev/fuse cannot be opened: %s" % e.strerror)
+    if not shutil.which("fusermount3"):
+        skip("fusermount3 is not installed (package fuse3)")
+    found = []
+    for var in ("JOBSFS", "ONTAP_SIM"):
+        path = os.environ.get(var, "")
+        if not path or not os.access(path, os.X_OK):
+            skip("%s is not built (%s=%r)" % (var.lower(), var, path))
+        found.append(path)
+    return tuple(found)
+
+
+# Everything started here is stopped at exit, in reverse order, even on failure or SIGTERM
+# (meson sends SIGTERM on a timeout: turn it into a normal exit so atexit runs).
+_cleanups = []
+
+
+def _run_cleanups():
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception as e:  # keep cleaning the rest
+            print("cleanup: %r" % e, file=sys.stderr)
+
+
+atexit.register(_run_cleanups)
+
+
+def _on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGHUP, _on_signal)
+
+
+def on_exit(fn):
+    _cleanups.append(fn)
+
+
+def tempdir(prefix="jobsfs-it-"):
+    path = tempfile.mkdtemp(prefix=prefix)
+
+    def remove():
+        # Runs after the mounts' own cleanups (reverse order); never walk into a mount
+        # that is somehow still alive.
+        if any(os.path.ismount(os.path.join(path, d)) for d in os.listdir(path)):
+            print("cleanup: leaving %s, something is still mounted in it" % path,
+                  file=sys.stderr)
+            return
+        # cp -a copies 0555 directories: make them writable again before removing.
+        for root, dirs, _ in os.walk(path):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)
+        shutil.rmtree(path, ignore_errors=True)
+
+    on_exit(remove)
+    return path
+
+
+def closed_port():
+    """A local TCP port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc, timeout=10):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+class Sim:
+    """A running ontap-sim on a free port."""
+
+    def __init__(self, path, args=(), start_timeout=15):
+        self.errlog = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([path, "--port", "0", *args], stdout=subprocess.PIPE,
+                                     stderr=self.errlog, stdin=subprocess.DEVNULL)
+        on_exit(self.stop)
+        first = self._first_line(start_timeout)
+        if not first.startswith("http"):
+            raise RuntimeError("ontap-sim %s printed no URL (got %r, exit %s): %s"
+                               % (" ".join(args), first, self.proc.poll(), self.stderr()))
+        self.url = first.strip()
+        # Keep draining stdout so the simulator never blocks on a full pipe.
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _first_line(self, timeout):
+        box = []
+        t = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)
+        t.start()
+        t.join(timeout)
+        if not box:
+            return ""
+        return box[0].decode("utf-8", "replace")
+
+    def _drain(self):
+        for _ in self.proc.stdout:
+            pass
+
+    def stderr(self):
+        self.errlog.seek(0)
+        return self.errlog.read().decode("utf-8", "replace")[-2000:]
+
+    def stop(self):
+        return _stop(self.proc)
+
+    # HTTP ------------------------------------------------------------------------
+    def request(self, method, path, body=None, auth=None, timeout=30):
+        """(status, parsed JSON or None, headers) of one request to the simulator."""
+        data = None
+        headers = {}
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if auth:
+            import base64
+            headers["Authorization"] = "Basic " + base64.b64encode(
+                ("%s:%s" % auth).encode()).decode()
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                status, raw, hdrs = r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            status, raw, hdrs = e.code, e.read(), e.headers
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        return status, parsed, hdrs
+
+    def jobs(self):
+        """Every job the simulator holds, as /_sim/jobs returns them."""
+        status, body, _ = self.request("GET", "/_sim/jobs")
+        if status != 200 or not isinstance(body, dict):
+            raise RuntimeError("GET /_sim/jobs: HTTP %s" % status)
+        return body["records"]
+
+    def new_job(self, **fields):
+        status, body, _ = self.request("POST", "/_sim/jobs", fields)
+        if status != 201:
+            raise RuntimeError("POST /_sim/jobs: HTTP %s %r" % (status, body))
+        return body
+
+    def update_job(self, uuid, **fields):
+        status, body, _ = self.request("POST", "/_sim/jobs/" + uuid, fields)
+        if status != 200:
+            raise RuntimeError("POST /_sim/jobs/%s: HTTP %s %r" % (uuid, status, body))
+        return body
+
+    def workload(self, **fields):
+        status, body, _ = self.request("POST", "/_sim/workload", fields)
+        if status != 200:
+            raise RuntimeError("POST /_sim/workload: HTTP %s %r" % (status, body))
+
+    def walk(self, params, max_pages=1000):
+        """The cluster's own answer to GET /api/cluster/jobs?params, following next links
+        (same origin, stop when absent or repeated). params: list of (name, value).
+        Returns (records, None) or (None, (status, error body)) when rejected."""
+        path = "/api/cluster/jobs?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+        records, seen = [], set()
+        for _ in range(max_pages):
+            status, body, _ = self.request("GET", path)
+            if status != 200:
+                return None, (status, body)
+            records.extend(body.get("records", []))
+            nxt = body.get("_links", {}).get("next", {}).get("href")
+            if not nxt or nxt in seen:
+                return records, None
+            seen.add(nxt)
+            path = nxt
+        raise RuntimeError("more than %d pages for %r" % (max_pages, params))
+
+
+class Mount:
+    """jobsfs -f URL MOUNTPOINT in the background, ready once MOUNTPOINT is a mount."""
+
+    def __init__(self, path, url, mountpoint, options=(), env=None, timeout=20):
+        self.mountpoint = mountpoint
+        self.errlog = tempfile.TemporaryFile()
+        argv = [path, "-f"]
+        for opt in options:
+            argv += ["-o", opt]
+        argv += [url, mountpoint]
+        self.argv = argv
+        full_env = dict(os.environ)
+        full_env.pop("JOBSFS_PASSWORD", None)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.errlog,
+                                     stderr=self.errlog, env=full_env)
+        self.exit_code = None
+        on_exit(self.unmount)
+        deadline = time.monotonic() + timeout
+        while not os.path.ismount(mountpoint):
+            if self.proc.poll() is not None:
+                raise RuntimeError("jobsfs exited %s before mounting: %s"
+                                   % (self.proc.returncode, self.stderr().strip()))
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s is not a mount after %ss: %s"
+                                   % (mountpoint, timeout, self.stderr().strip()))
+            time.sleep(0.05)
+
+    def stderr(self):
+        self.errlog.seek(0)
+        return self.errlog.read().decode("utf-8", "replace")[-4000:]
+
+    def kill(self):
+        """Last resort when the filesystem hangs: the kernel then fails pending calls."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def unmount(self, timeout=15):
+        """fusermount3 -u, then reap jobsfs; returns its exit status."""
+        if self.exit_code is not None:
+            return self.exit_code
+        for attempt in range(20):
+            if not os.path.ismount(self.mountpoint):
+                break
+            r = subprocess.run(["fusermount3", "-u", self.mountpoint], capture_output=True)
+            if r.returncode == 0:
+                break
+            time.sleep(0.1 * (attempt + 1))
+        else:
+            subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], capture_output=True)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if os.path.ismount(self.mountpoint):  # jobsfs died without unmounting
+            subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], capture_output=True)
+        self.exit_code = self.proc.returncode
+        return self.exit_code
+
+
+def run_jobsfs_once(path, url, mountpoint, options=(), env=None, timeout=30):
+    """Run jobsfs -f expecting it to refuse: (exit code, stderr, mounted?). If it mounts
+    after all, it is unmounted and reaped here."""
+    argv = [path, "-f"]
+    for opt in options:
+        argv += ["-o", opt]
+    argv += [url, mountpoint]
+    full_env = dict(os.environ)
+    full_env.pop("JOBSFS_PASSWORD", None)
+    full_env.update(env or {})
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=full_env)
+    mounted = False
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if os.path.ismount(mountpoint):
+            mounted = True
+            break
+        time.sleep(0.05)
+    if mounted or proc.poll() is None:
+        mounted = mounted or os.path.ismount(mountpoint)
+        subprocess.run(["fusermount3", "-u", mountpoint], capture_output=True)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    out, err = proc.communicate()
+    return proc.returncode, (err + out).decode("utf-8", "replace"), mounted
+
+
+class Runner:
+    """Runs named test cases, each under a watchdog, and prints one line per case and
+    "N passed, N failed" at the end."""
+
+    def __init__(self, case_timeout=90):
+        self.case_timeout = case_timeout
+        self.passed = 0
+        self.failed = []
+
+    def run(self, name, fn, on_hang=None):
+        timer = None
+        if on_hang:
+            # A hung FUSE call cannot be interrupted from here; killing jobsfs makes the
+            # kernel fail it (ENOTCONN), so the case fails instead of blocking forever.
+            timer = threading.Timer(self.case_timeout, on_hang)
+            timer.daemon = True
+            timer.start()
+        t0 = time.monotonic()
+        try:
+            fn()
+        except AssertionError as e:
+            self._fail(name, str(e) or "assertion failed")
+        except Exception as e:
+            self._fail(name, "%s: %s" % (type(e).__name__, e))
+        else:
+            self.passed += 1
+            print("ok   %-44s (%.2fs)" % (name, time.monotonic() - t0), flush=True)
+        finally:
+            if timer:
+                timer.cancel()
+
+    def _fail(self, name, reason):
+        self.failed.append(name)
+        lines = reason.strip().splitlines() or [""]
+        print("FAIL %s: %s" % (name, lines[0]), flush=True)
+        for line in lines[1:40]:
+            print("     " + line, flush=True)
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, len(self.failed)), flush=True)
+        if self.failed:
+            print("failed: " + ", ".join(self.failed), flush=True)
+        return 1 if self.failed else 0

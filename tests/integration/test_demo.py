@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""scripts/demo --tour, run against the built binaries in a temporary directory, so the
+demo never rots: it must mount, show every tour command with its output, then unmount,
+stop the simulator and exit 0.   usage: test_demo.py PATH/TO/scripts/demo"""
+
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+TOUR = [
+    "$ ls {d} | head",
+    "$ ls -l {d}/",
+    "$ cat {d}/",
+    "$ grep -rl \"entry doesn't exist\" {d} | head",
+    "$ ls {d}/state=failure/ | head",
+    "$ ls '{d}/order_by=start_time desc/max_records=5/'",
+]
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def main():
+    harness.binaries_or_skip()
+    demo = sys.argv[1]
+    runner = harness.Runner()
+    tmp = harness.tempdir("jobsfs-demo-test-")
+    mnt = os.path.join(tmp, "jobs")  # does not exist: the demo creates and removes it
+    result = {}
+
+    def run_demo():
+        env = dict(os.environ, JOBSFS_DEMO_SEED="4242")
+        try:
+            r = subprocess.run([demo, "jobs", "--tour"], cwd=tmp, env=env,
+                               capture_output=True, timeout=240)
+        except subprocess.TimeoutExpired as e:
+            subprocess.run(["fusermount3", "-u", "-z", mnt], capture_output=True)
+            raise AssertionError("scripts/demo --tour still running after %ds: %s" % (
+                e.timeout, (e.stdout or b"").decode("utf-8", "replace")[-1500:]))
+        result["out"] = r.stdout.decode("utf-8", "replace")
+        result["err"] = r.stderr.decode("utf-8", "replace")
+        assert r.returncode == 0, "scripts/demo jobs --tour exited %d\nstdout:\n%s\nstderr:\n%s" % (
+            r.returncode, result["out"][-2000:], result["err"][-2000:])
+
+    def tour_shown():
+        out = result.get("out")
+        assert out is not None, "the demo did not run"
+        for cmd in TOUR:
+            line = cmd.format(d="jobs")
+            assert any(l.startswith(line) for l in out.splitlines()), \
+                "tour line %r missing from:\n%s" % (line, out[:2000])
+        uuids = [l for l in out.splitlines() if UUID.match(l)]
+        assert len(uuids) >= 10, "the tour printed %d job uuids, want at least 10 " \
+            "(ls | head, and the five newest):\n%s" % (len(uuids), out[:2000])
+        assert "demo: that command failed" not in result["err"], result["err"][:2000]
+
+    def all_stopped():
+        out = result.get("out")
+        assert out is not None, "the demo did not run"
+        assert not os.path.ismount(mnt), "%s is still mounted" % mnt
+        assert not os.path.exists(mnt), "the demo created %s and left it" % mnt
+        m = re.search(r"ontap-sim: (http://[0-9.]+:[0-9]+)", out)
+        assert m, "the demo did not print the simulator's URL:\n%s" % out[:500]
+        try:
+            urllib.request.urlopen(m.group(1) + "/_sim/clock", timeout=5)
+        except OSError:
+            pass
+        else:
+            raise AssertionError("the simulator at %s still answers" % m.group(1))
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if mnt.encode() in f.read():
+                        left.append(pid)
+            except OSError:
+                pass
+        assert not left, "processes still running on %s: %s" % (mnt, left)
+
+    runner.run("demo --tour exits 0", run_demo)
+    runner.run("demo shows every tour command", tour_shown)
+    runner.run("demo unmounts and stops everything", all_stopped)
+    return runner.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
