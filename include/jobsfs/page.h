@@ -7,6 +7,7 @@
 
 struct jfs_error;
 struct jfs_job;
+struct json_object;
 
 /* Default limits on what the client accepts from a cluster. */
 #define JFS_MAX_BODY_DEFAULT (256u * 1024 * 1024) /* bytes of one answer */
@@ -25,5 +26,12 @@ struct jfs_page {
 int jfs_page_parse(const char *body, size_t len, int max_depth, struct jfs_page *out,
 		   struct jfs_error *e);
 void jfs_page_free(struct jfs_page *page);
+
+/* Parse a whole body as one JSON value, strictly (RFC 8259), nesting at most max_depth
+ * deep; only whitespace may follow the value. A body that is empty, truncated, not
+ * JSON, too deep, or followed by anything is -EIO with e's message saying what and at
+ * which byte offset. On success *out holds the value (json_object_put it). */
+int jfs_json_body_parse(const char *body, size_t len, int max_depth, struct json_object **out,
+			struct jfs_error *e);
 
 #endif

@@ -1,0 +1,512 @@
+/* The job model (see include/jobsfs/job.h).
+ *
+ * Memory is the point of this file: a mount may hold 100,000 jobs, so a job is ONE
+ * allocation. A first pass over the record measures it (nodes and string bytes), a
+ * second fills a block laid out as
+ *
+ *     struct jfs_job | struct jfs_node[nodes] | names, values, uuid, job.json text
+ *
+ * Both passes run the same code (struct builder's `measure` flag says which), so they
+ * cannot disagree; the fill pass checks that it used exactly what was measured. A job
+ * is immutable once built and freed whole when its last reference goes. */
+#include "jobsfs/job.h"
+
+#include "jobsfs/error.h"
+#include "jobsfs/isotime.h"
+#include "jobsfs/log.h"
+#include "jobsfs/page.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#define JOB_JSON "job.json"
+#define LINKS "_links"
+
+/* ---- names ------------------------------------------------------------------------ */
+
+static bool needs_escape(unsigned char c)
+{
+	return c == '%' || c == '/' || c < 0x20 || c == 0x7f;
+}
+
+/* Encode raw into out (NAME_MAX + 1 bytes, or NULL to only measure). Returns the
+ * length, or -1 when it would exceed NAME_MAX. */
+static ssize_t encode_name(const char *raw, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *special = NULL;
+	size_t n = 0;
+
+	if (raw[0] == '\0')
+		special = "%";
+	else if (strcmp(raw, ".") == 0)
+		special = "%2E";
+	else if (strcmp(raw, "..") == 0)
+		special = "%2E%2E";
+	if (special) {
+		if (out)
+			strcpy(out, special);
+		return (ssize_t)strlen(special);
+	}
+	for (const unsigned char *p = (const unsigned char *)raw; *p; p++) {
+		size_t w = needs_escape(*p) ? 3 : 1;
+		if (n + w > NAME_MAX)
+			return -1;
+		if (out) {
+			if (w == 3) {
+				out[n] = '%';
+				out[n + 1] = hex[*p >> 4];
+				out[n + 2] = hex[*p & 0xf];
+			} else {
+				out[n] = (char)*p;
+			}
+		}
+		n += w;
+	}
+	if (out)
+		out[n] = '\0';
+	return (ssize_t)n;
+}
+
+char *jfs_name_encode(const char *raw)
+{
+	char buf[NAME_MAX + 1];
+	if (encode_name(raw, buf) < 0) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	return strdup(buf);
+}
+
+static int upper_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *jfs_name_decode(const char *name)
+{
+	size_t len = strlen(name);
+	if (strcmp(name, "%") == 0)
+		return strdup("");
+	char *out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c == '%') {
+			int hi = i + 2 < len ? upper_hex_value(name[i + 1]) : -1;
+			int lo = hi >= 0 ? upper_hex_value(name[i + 2]) : -1;
+			if (lo < 0)
+				goto invalid;
+			unsigned char d = (unsigned char)(hi << 4 | lo);
+			/* Only bytes an encoding escapes: '%', '/', '.', control bytes. */
+			if (d == '\0' || !(needs_escape(d) || d == '.'))
+				goto invalid;
+			out[o++] = (char)d;
+			i += 2;
+		} else if (needs_escape(c)) {
+			goto invalid; /* a raw '/' or control byte is no encoding */
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	if (o == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0) {
+		/* "" , "." and ".." are encoded whole ("%", "%2E", "%2E%2E"); a bare "."
+		 * or ".." is a directory entry, not an encoding. */
+		if (strcmp(name, "%2E") != 0 && strcmp(name, "%2E%2E") != 0)
+			goto invalid;
+	}
+	return out;
+invalid:
+	free(out);
+	errno = EINVAL;
+	return NULL;
+}
+
+/* ---- the two-pass builder --------------------------------------------------------- */
+
+struct builder {
+	bool measure;		 /* first pass: count only, write nothing */
+	const char *uuid;	 /* for log lines */
+	size_t nodes;		 /* measure: nodes counted; fill: nodes handed out */
+	size_t bytes;		 /* measure: string bytes counted; fill: bytes used */
+	struct jfs_node *node_base; /* fill: the node area of the block */
+	char *char_base;	 /* fill: the string area of the block */
+};
+
+/* Take n consecutive nodes (NULL when measuring or n == 0). */
+static struct jfs_node *take_nodes(struct builder *b, size_t n)
+{
+	struct jfs_node *p = b->measure || n == 0 ? NULL : b->node_base + b->nodes;
+	b->nodes += n;
+	return p;
+}
+
+/* Place len bytes (plus a newline when asked) and a NUL in the string area. */
+static char *put_text(struct builder *b, const char *s, size_t len, bool newline)
+{
+	char *p = b->measure ? NULL : b->char_base + b->bytes;
+	if (p) {
+		memcpy(p, s, len);
+		if (newline)
+			p[len] = '\n';
+		p[len + newline] = '\0';
+	}
+	b->bytes += len + newline + 1;
+	return p;
+}
+
+/* Place the encoded form of a field name; NULL name and false when it cannot be one.
+ * A top-level "job.json" becomes "job%2Ejson" so it cannot shadow the record file. */
+static bool put_name(struct builder *b, const char *raw, bool top, char **name)
+{
+	char buf[NAME_MAX + 1];
+	ssize_t n;
+
+	if (top && strcmp(raw, JOB_JSON) == 0) {
+		strcpy(buf, "job%2Ejson");
+		n = (ssize_t)strlen(buf);
+	} else {
+		n = encode_name(raw, buf);
+	}
+	if (n < 0) {
+		if (b->measure)
+			jfs_warn("job %s: skipping a field whose name (%zu bytes) is too long "
+				 "for a file name",
+				 b->uuid, strlen(raw));
+		*name = NULL;
+		return false;
+	}
+	*name = put_text(b, buf, (size_t)n, false);
+	return true;
+}
+
+/* Whether a member of an object becomes a node. */
+static bool keeps_member(const char *key, bool top)
+{
+	return strcmp(key, LINKS) != 0 &&
+	       (top && strcmp(key, JOB_JSON) == 0 ? true : encode_name(key, NULL) >= 0);
+}
+
+static int cmp_nodes(const void *a, const void *b)
+{
+	return strcmp(((const struct jfs_node *)a)->name, ((const struct jfs_node *)b)->name);
+}
+
+static int build_value(struct builder *b, struct jfs_node *node, struct json_object *v);
+
+/* The children of a directory node from an object or array; at the top, also
+ * job.json with the record's text. */
+static int build_dir(struct builder *b, struct jfs_node *node, struct json_object *v,
+		     bool top, const char *record_text, size_t record_len)
+{
+	size_t n = 0, i = 0;
+	int rc;
+
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, key, val)
+		{
+			(void)val;
+			n += keeps_member(key, top);
+		}
+	} else {
+		n = json_object_array_length(v);
+	}
+	n += top;
+
+	struct jfs_node *children = take_nodes(b, n);
+	struct jfs_node scratch; /* measuring: children are counted, not stored */
+
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, key, val)
+		{
+			if (strcmp(key, LINKS) == 0)
+				continue;
+			struct jfs_node *child = children ? &children[i] : &scratch;
+			if (!put_name(b, key, top, &child->name))
+				continue;
+			i++;
+			if ((rc = build_value(b, child, val)) < 0)
+				return rc;
+		}
+	} else {
+		size_t len = json_object_array_length(v);
+		for (size_t k = 0; k < len; k++) {
+			char idx[24];
+			struct jfs_node *child = children ? &children[i] : &scratch;
+			int w = snprintf(idx, sizeof(idx), "%zu", k);
+			child->name = put_text(b, idx, (size_t)w, false);
+			i++;
+			if ((rc = build_value(b, child, json_object_array_get_idx(v, k))) < 0)
+				return rc;
+		}
+	}
+	if (top) {
+		struct jfs_node *child = children ? &children[i] : &scratch;
+		child->name = put_text(b, JOB_JSON, strlen(JOB_JSON), false);
+		child->is_dir = false;
+		child->data = put_text(b, record_text, record_len, true);
+		child->size = record_len + 1;
+		child->children = NULL;
+		child->nchildren = 0;
+		i++;
+	}
+	if (i != n)
+		return -EIO; /* the passes disagree: a bug, not the cluster's fault */
+
+	node->is_dir = true;
+	node->data = NULL;
+	node->size = 0;
+	node->children = children;
+	node->nchildren = n;
+	if (children)
+		qsort(children, n, sizeof(*children), cmp_nodes);
+	return 0;
+}
+
+/* A node for one JSON value: a directory for objects and arrays, else a file. */
+static int build_value(struct builder *b, struct jfs_node *node, struct json_object *v)
+{
+	const char *text;
+	size_t len;
+
+	switch (json_object_get_type(v)) {
+	case json_type_object:
+	case json_type_array:
+		return build_dir(b, node, v, false, NULL, 0);
+	case json_type_string:
+		text = json_object_get_string(v);
+		len = (size_t)json_object_get_string_len(v);
+		break;
+	case json_type_boolean:
+		text = json_object_get_boolean(v) ? "true" : "false";
+		len = strlen(text);
+		break;
+	case json_type_int:
+	case json_type_double:
+		/* A double parsed from text keeps that text (json_object_new_double_s),
+		 * so 1.50 stays 1.50; integers print as decimal. */
+		text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		if (!text)
+			return -ENOMEM;
+		len = strlen(text);
+		break;
+	case json_type_null:
+	default:
+		text = "";
+		len = 0;
+		break;
+	}
+	node->is_dir = false;
+	node->data = put_text(b, text, len, true);
+	node->size = len + 1;
+	node->children = NULL;
+	node->nchildren = 0;
+	return 0;
+}
+
+/* ---- jobs ------------------------------------------------------------------------- */
+
+static int64_t record_time(struct json_object *record, const char *field, const char *uuid)
+{
+	struct json_object *v;
+	int64_t t;
+
+	if (!json_object_object_get_ex(record, field, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return 0;
+	if (jfs_isotime_parse(json_object_get_string(v), &t) < 0) {
+		jfs_warn("job %s: %s \"%.64s\" is not an ISO 8601 time; ignored", uuid, field,
+			 json_object_get_string(v));
+		return 0;
+	}
+	return t;
+}
+
+int jfs_job_from_json(struct json_object *record, struct jfs_job **out, struct jfs_error *e)
+{
+	struct json_object *v;
+	char name[NAME_MAX + 1];
+	int rc;
+
+	*out = NULL;
+	if (!json_object_is_type(record, json_type_object))
+		return jfs_error_set(e, EINVAL, "job record is not a JSON object");
+	if (!json_object_object_get_ex(record, "uuid", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return jfs_error_set(e, EINVAL, "job record without a string uuid");
+	const char *uuid = json_object_get_string(v);
+	size_t uuid_len = (size_t)json_object_get_string_len(v);
+	ssize_t name_len = encode_name(uuid, name);
+	if (name_len < 0 || strlen(uuid) != uuid_len)
+		return jfs_error_set(e, EINVAL, "job uuid of %zu bytes cannot be a file name",
+				     uuid_len);
+
+	const char *record_text = json_object_to_json_string_ext(
+		record, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!record_text)
+		return jfs_error_set(e, ENOMEM, "out of memory");
+	size_t record_len = strlen(record_text);
+
+	/* Pass 1: measure. */
+	struct builder b = { .measure = true, .uuid = uuid };
+	struct jfs_node scratch;
+	b.bytes += uuid_len + 1 + (size_t)name_len + 1;
+	if ((rc = build_dir(&b, &scratch, record, true, record_text, record_len)) < 0)
+		return jfs_error_set(e, -rc, "job %s: cannot build its tree", uuid);
+
+	size_t node_bytes = b.nodes * sizeof(struct jfs_node);
+	size_t total = sizeof(struct jfs_job) + node_bytes + b.bytes;
+	struct jfs_job *job = malloc(total);
+	if (!job)
+		return jfs_error_set(e, ENOMEM, "out of memory for job %s (%zu bytes)", uuid,
+				     total);
+
+	/* Pass 2: fill. */
+	struct builder f = {
+		.measure = false,
+		.uuid = uuid,
+		.node_base = (struct jfs_node *)(job + 1),
+		.char_base = (char *)(job + 1) + node_bytes,
+	};
+	*job = (struct jfs_job){ .mem = total, .refs = 1 };
+	job->uuid = put_text(&f, uuid, uuid_len, false);
+	job->name = put_text(&f, name, (size_t)name_len, false);
+	job->root.name = job->name;
+	rc = build_dir(&f, &job->root, record, true, record_text, record_len);
+	if (rc == 0 && (f.nodes != b.nodes || f.bytes != b.bytes))
+		rc = -EIO;
+	if (rc < 0) {
+		free(job);
+		return jfs_error_set(e, -rc, "job %s: cannot build its tree", uuid);
+	}
+
+	if (json_object_object_get_ex(record, "state", &v) &&
+	    json_object_is_type(v, json_type_string))
+		job->state = jfs_job_state_parse(json_object_get_string(v));
+	job->start_time = record_time(record, "start_time", job->uuid);
+	job->end_time = record_time(record, "end_time", job->uuid);
+	*out = job;
+	return 0;
+}
+
+int jfs_job_parse(const char *body, size_t len, int max_depth, struct jfs_job **out,
+		  struct jfs_error *e)
+{
+	struct json_object *root;
+	int rc;
+
+	*out = NULL;
+	if ((rc = jfs_json_body_parse(body, len, max_depth, &root, e)) < 0)
+		return rc;
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return jfs_error_set(e, EIO, "job body is not a JSON object");
+	}
+	rc = jfs_job_from_json(root, out, e);
+	json_object_put(root);
+	if (rc == -EINVAL) /* a body the cluster should not send: an I/O error */
+		return jfs_error_set(e, EIO, "%s", e ? e->message : "invalid job body");
+	return rc;
+}
+
+struct jfs_job *jfs_job_ref(struct jfs_job *job)
+{
+	if (job)
+		__atomic_add_fetch(&job->refs, 1, __ATOMIC_RELAXED);
+	return job;
+}
+
+void jfs_job_unref(struct jfs_job *job)
+{
+	/* Release/acquire: every reader's accesses happen before the free. */
+	if (job && __atomic_sub_fetch(&job->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(job); /* the whole tree lives in this one block */
+}
+
+static const char *const state_names[] = {
+	[JFS_JOB_UNKNOWN] = "unknown", [JFS_JOB_QUEUED] = "queued",
+	[JFS_JOB_RUNNING] = "running", [JFS_JOB_PAUSED] = "paused",
+	[JFS_JOB_SUCCESS] = "success", [JFS_JOB_FAILURE] = "failure",
+};
+
+enum jfs_job_state jfs_job_state_parse(const char *s)
+{
+	if (!s)
+		return JFS_JOB_UNKNOWN;
+	for (size_t i = JFS_JOB_QUEUED; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+		if (strcmp(s, state_names[i]) == 0)
+			return (enum jfs_job_state)i;
+	return JFS_JOB_UNKNOWN;
+}
+
+const char *jfs_job_state_name(enum jfs_job_state state)
+{
+	if ((size_t)state >= sizeof(state_names) / sizeof(state_names[0]))
+		return state_names[JFS_JOB_UNKNOWN];
+	return state_names[state];
+}
+
+bool jfs_job_is_terminal(const struct jfs_job *job)
+{
+	return job->state == JFS_JOB_SUCCESS || job->state == JFS_JOB_FAILURE;
+}
+
+int64_t jfs_job_mtime(const struct jfs_job *job)
+{
+	return job->end_time ? job->end_time : job->start_time;
+}
+
+/* ---- lookups ---------------------------------------------------------------------- */
+
+const struct jfs_node *jfs_node_child(const struct jfs_node *dir, const char *name)
+{
+	if (!dir || !dir->is_dir || !name)
+		return NULL;
+	size_t lo = 0, hi = dir->nchildren;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, dir->children[mid].name);
+		if (c == 0)
+			return &dir->children[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct jfs_node *jfs_node_lookup(const struct jfs_node *dir, const char *path)
+{
+	char part[NAME_MAX + 1];
+
+	if (!path)
+		return NULL;
+	while (dir && *path) {
+		size_t n = strcspn(path, "/");
+		if (n > 0) {
+			if (n > NAME_MAX)
+				return NULL;
+			memcpy(part, path, n);
+			part[n] = '\0';
+			dir = jfs_node_child(dir, part);
+		}
+		path += n;
+		if (*path == '/')
+			path++;
+	}
+	return dir;
+}
