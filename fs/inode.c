@@ -1,0 +1,353 @@
+/* The inode table (see inode.h): two chained hash maps over the same inodes, one by
+ * number and one by (parent number, name). */
+#include "inode.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobsfs/query.h"
+
+struct jfs_inodes {
+	/* Guards both maps, next_ino, and every inode's nlookup, refs and chain links. */
+	pthread_mutex_t lock;
+	struct jfs_inode **by_ino;  /* ino -> inode */
+	struct jfs_inode **by_name; /* (parent ino, name) -> inode */
+	size_t nbuckets;	    /* both maps; a power of two */
+	size_t count;
+	fuse_ino_t next_ino;	    /* numbers are never reused within a mount */
+	struct jfs_inode *root;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t name_hash(fuse_ino_t parent, const char *name)
+{
+	uint64_t h = 1469598103934665603ULL ^ mix64(parent);
+	for (; *name; name++) {
+		h ^= (unsigned char)*name;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void insert_locked(struct jfs_inodes *t, struct jfs_inode *in)
+{
+	size_t mask = t->nbuckets - 1;
+	struct jfs_inode **bi = &t->by_ino[mix64(in->ino) & mask];
+	in->ino_next = *bi;
+	*bi = in;
+	if (in->parent) {
+		struct jfs_inode **bn = &t->by_name[in->name_hash & mask];
+		in->name_next = *bn;
+		*bn = in;
+	}
+	t->count++;
+}
+
+static void remove_locked(struct jfs_inodes *t, struct jfs_inode *in)
+{
+	size_t mask = t->nbuckets - 1;
+	for (struct jfs_inode **p = &t->by_ino[mix64(in->ino) & mask]; *p; p = &(*p)->ino_next)
+		if (*p == in) {
+			*p = in->ino_next;
+			break;
+		}
+	if (in->parent)
+		for (struct jfs_inode **p = &t->by_name[in->name_hash & mask]; *p;
+		     p = &(*p)->name_next)
+			if (*p == in) {
+				*p = in->name_next;
+				break;
+			}
+	t->count--;
+}
+
+/* Doubling both maps; a failed grow just leaves the chains longer. */
+static void grow_locked(struct jfs_inodes *t)
+{
+	size_t nb = t->nbuckets * 2;
+	struct jfs_inode **bi = calloc(nb, sizeof(*bi));
+	struct jfs_inode **bn = calloc(nb, sizeof(*bn));
+	if (!bi || !bn) {
+		free(bi);
+		free(bn);
+		return;
+	}
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct jfs_inode *in = t->by_ino[i], *next; in; in = next) {
+			next = in->ino_next;
+			in->ino_next = bi[mix64(in->ino) & (nb - 1)];
+			bi[mix64(in->ino) & (nb - 1)] = in;
+		}
+		for (struct jfs_inode *in = t->by_name[i], *next; in; in = next) {
+			next = in->name_next;
+			in->name_next = bn[in->name_hash & (nb - 1)];
+			bn[in->name_hash & (nb - 1)] = in;
+		}
+	}
+	free(t->by_ino);
+	free(t->by_name);
+	t->by_ino = bi;
+	t->by_name = bn;
+	t->nbuckets = nb;
+}
+
+static void inode_free(struct jfs_inode *in)
+{
+	jfs_query_free(in->query);
+	free(in->name);
+	free(in->uuid);
+	free(in->path);
+	free(in);
+}
+
+int jfs_inodes_new(struct jfs_inodes **out)
+{
+	struct jfs_inodes *t = calloc(1, sizeof(*t));
+	*out = NULL;
+	if (!t)
+		return -ENOMEM;
+	t->nbuckets = 1024;
+	t->by_ino = calloc(t->nbuckets, sizeof(*t->by_ino));
+	t->by_name = calloc(t->nbuckets, sizeof(*t->by_name));
+	t->root = calloc(1, sizeof(*t->root));
+	if (t->root)
+		t->root->name = strdup("");
+	if (!t->by_ino || !t->by_name || !t->root || !t->root->name ||
+	    pthread_mutex_init(&t->lock, NULL) != 0) {
+		free(t->by_ino);
+		free(t->by_name);
+		if (t->root)
+			free(t->root->name);
+		free(t->root);
+		free(t);
+		return -ENOMEM;
+	}
+	t->root->ino = FUSE_ROOT_ID;
+	t->root->kind = JFS_INODE_ROOT;
+	t->root->nlookup = 1; /* the kernel never forgets the root */
+	t->next_ino = FUSE_ROOT_ID + 1;
+	insert_locked(t, t->root);
+	*out = t;
+	return 0;
+}
+
+void jfs_inodes_free(struct jfs_inodes *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct jfs_inode *in = t->by_ino[i], *next; in; in = next) {
+			next = in->ino_next;
+			inode_free(in);
+		}
+	free(t->by_ino);
+	free(t->by_name);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static struct jfs_inode *get_locked(struct jfs_inodes *t, fuse_ino_t ino)
+{
+	for (struct jfs_inode *in = t->by_ino[mix64(ino) & (t->nbuckets - 1)]; in;
+	     in = in->ino_next)
+		if (in->ino == ino)
+			return in;
+	return NULL;
+}
+
+struct jfs_inode *jfs_inodes_get(struct jfs_inodes *t, fuse_ino_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct jfs_inode *in = get_locked(t, ino);
+	pthread_mutex_unlock(&t->lock);
+	return in;
+}
+
+static char *child_path(const struct jfs_inode *parent, const char *name)
+{
+	char *p = NULL;
+	if (parent->kind == JFS_INODE_JOB)
+		return strdup(name);
+	if (asprintf(&p, "%s/%s", parent->path, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* A new inode for (parent, name); NULL on ENOMEM. Takes query. */
+static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
+				   enum jfs_inode_kind kind, const char *uuid,
+				   struct jfs_query *query)
+{
+	struct jfs_inode *in = calloc(1, sizeof(*in));
+	if (!in) {
+		jfs_query_free(query);
+		return NULL;
+	}
+	in->kind = kind;
+	in->parent = parent;
+	in->query = query;
+	in->name = strdup(name);
+	bool ok = in->name != NULL;
+	switch (kind) {
+	case JFS_INODE_JOB:
+		in->view = parent;
+		in->job = in;
+		in->uuid = uuid ? strdup(uuid) : NULL;
+		in->path = strdup("");
+		ok = ok && in->uuid && in->path;
+		break;
+	case JFS_INODE_NODE:
+		in->view = parent->view;
+		in->job = parent->job;
+		in->uuid = strdup(parent->uuid);
+		in->path = child_path(parent, name);
+		ok = ok && in->uuid && in->path;
+		break;
+	case JFS_INODE_ROOT:
+	case JFS_INODE_VIEW:
+		break;
+	}
+	if (!ok) {
+		inode_free(in);
+		return NULL;
+	}
+	return in;
+}
+
+int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
+		    enum jfs_inode_kind kind, const char *uuid, struct jfs_query *query,
+		    struct jfs_inode **out)
+{
+	uint64_t h = name_hash(parent->ino, name);
+
+	pthread_mutex_lock(&t->lock);
+	for (struct jfs_inode *in = t->by_name[h & (t->nbuckets - 1)]; in; in = in->name_next)
+		if (in->name_hash == h && in->parent == parent && strcmp(in->name, name) == 0) {
+			in->nlookup++;
+			pthread_mutex_unlock(&t->lock);
+			jfs_query_free(query);
+			*out = in;
+			return 0;
+		}
+	/* Built under the lock so that two racing lookups of one name make one inode. */
+	struct jfs_inode *in = inode_new(parent, name, kind, uuid, query);
+	if (!in) {
+		pthread_mutex_unlock(&t->lock);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	in->ino = t->next_ino++;
+	in->name_hash = h;
+	in->nlookup = 1;
+	parent->refs++;
+	if (t->count >= t->nbuckets)
+		grow_locked(t);
+	insert_locked(t, in);
+	pthread_mutex_unlock(&t->lock);
+	*out = in;
+	return 0;
+}
+
+void jfs_inodes_forget(struct jfs_inodes *t, fuse_ino_t ino, uint64_t n)
+{
+	pthread_mutex_lock(&t->lock);
+	struct jfs_inode *in = get_locked(t, ino);
+	if (in && in != t->root) {
+		in->nlookup = n < in->nlookup ? in->nlookup - n : 0;
+		/* Free it, then any parent only it was keeping. */
+		while (in && in != t->root && in->nlookup == 0 && in->refs == 0) {
+			struct jfs_inode *parent = in->parent;
+			remove_locked(t, in);
+			inode_free(in);
+			parent->refs--;
+			in = parent;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+long jfs_inodes_of_job(struct jfs_inodes *t, const char *uuid, struct jfs_inode_ref **out)
+{
+	size_t n = 0, cap = 0;
+	struct jfs_inode_ref *refs = NULL;
+
+	*out = NULL;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct jfs_inode *in = t->by_ino[i]; in; in = in->ino_next) {
+			if (!in->uuid || strcmp(in->uuid, uuid) != 0)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				struct jfs_inode_ref *r = realloc(refs, nc * sizeof(*r));
+				if (!r)
+					goto nomem;
+				refs = r;
+				cap = nc;
+			}
+			refs[n].name = strdup(in->name);
+			if (!refs[n].name)
+				goto nomem;
+			refs[n].parent = in->parent->ino;
+			refs[n].ino = in->ino;
+			n++;
+		}
+	pthread_mutex_unlock(&t->lock);
+	*out = refs;
+	return (long)n;
+nomem:
+	pthread_mutex_unlock(&t->lock);
+	jfs_inode_refs_free(refs, n);
+	return -ENOMEM;
+}
+
+void jfs_inode_refs_free(struct jfs_inode_ref *refs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(refs[i].name);
+	free(refs);
+}
+
+const char *jfs_inode_path(const struct jfs_inode *inode, const char *child, char *buf,
+			   size_t len)
+{
+	/* Walk up collecting names, then write them root first. Parents are held by
+	 * their children, so the chain is alive while inode is. */
+	const char *names[256];
+	size_t depth = 0, pos = 0;
+
+	if (child)
+		names[depth++] = child;
+	for (const struct jfs_inode *in = inode; in && in->parent && depth < 256;
+	     in = in->parent)
+		names[depth++] = in->name;
+	buf[0] = '\0';
+	if (depth == 0)
+		snprintf(buf, len, "/");
+	while (depth > 0 && pos < len) {
+		int w = snprintf(buf + pos, len - pos, "/%s", names[--depth]);
+		if (w < 0)
+			break;
+		pos += (size_t)w;
+	}
+	return buf;
+}
+
+size_t jfs_inodes_count(struct jfs_inodes *t)
+{
+	pthread_mutex_lock(&t->lock);
+	size_t n = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}

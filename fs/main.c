@@ -1,0 +1,276 @@
+/* jobsfs: mount an ONTAP cluster's job list.
+ *
+ *     jobsfs [options] URL MOUNTPOINT
+ *
+ * Parses the command line, reads credentials (never from the command line itself),
+ * asks the cluster once so that a wrong URL, TLS failure or refused credentials end
+ * here with one line instead of a mount that fails every request, then mounts and
+ * serves until fusermount3 -u. */
+#include "mount.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inode.h"
+#include "jobsfs/client.h"
+#include "jobsfs/credentials.h"
+#include "jobsfs/error.h"
+#include "jobsfs/job.h"
+#include "jobsfs/log.h"
+#include "jobsfs/page.h"
+#include "jobsfs/query.h"
+#include "jobsfs/store.h"
+#include "options.h"
+
+/* Secrets read for the client config; wiped and freed once the client copied them. */
+struct secrets {
+	char *password;
+	char *token;
+};
+
+static int read_secrets(const struct jfs_options *o, struct secrets *sec)
+{
+	struct jfs_error e;
+	char buf[1024];
+
+	jfs_error_clear(&e);
+	memset(sec, 0, sizeof(*sec));
+	if (o->password_file && !o->user) {
+		fprintf(stderr, "jobsfs: -o password_file needs -o user=NAME\n");
+		return -1;
+	}
+	if (o->user && o->password_file &&
+	    jfs_secret_read_file_as("password file", o->password_file, &sec->password, &e) != 0)
+		goto fail;
+	if (o->token_file &&
+	    jfs_secret_read_file_as("token file", o->token_file, &sec->token, &e) != 0)
+		goto fail;
+	if ((o->cert != NULL) != (o->key != NULL)) {
+		fprintf(stderr, "jobsfs: -o cert= and -o key= go together\n");
+		return -1;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "jobsfs: %s\n", e.message[0] ? e.message
+						      : jfs_error_format(&e, buf, sizeof(buf)));
+	jfs_secret_free(sec->password);
+	jfs_secret_free(sec->token);
+	memset(sec, 0, sizeof(*sec));
+	return -1;
+}
+
+static void client_config(const struct jfs_options *o, const struct secrets *sec,
+			  struct jfs_client_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->http.base_url = o->url;
+	cfg->http.user = o->user;
+	cfg->http.password = sec->password ? sec->password
+					   : (o->user ? jfs_password_from_env() : NULL);
+	/* Without a password from us, libcurl may find one (and a login) in netrc. */
+	cfg->http.netrc = !cfg->http.password && !sec->token;
+	cfg->http.netrc_file = o->netrc_file;
+	cfg->http.cert = o->cert;
+	cfg->http.key = o->key;
+	cfg->http.token = sec->token;
+	cfg->http.cacert = o->cacert;
+	cfg->http.insecure = o->insecure;
+	cfg->http.timeout_ms = o->timeout * 1000;
+	cfg->page_size = o->page_size;
+	cfg->max_depth = JFS_MAX_DEPTH_DEFAULT;
+}
+
+/* The one line that says why the cluster could not be used. */
+static void say_unreachable(const char *url, int rc, const struct jfs_error *e)
+{
+	const char *msg = e->message[0] ? e->message : strerror(-rc);
+
+	if (e->http_status == 401)
+		fprintf(stderr, "jobsfs: %s: authentication failed (HTTP 401): %s\n", url, msg);
+	else if (e->http_status == 403)
+		fprintf(stderr, "jobsfs: %s: access denied (HTTP 403): %s\n", url, msg);
+	else if (e->http_status >= 300)
+		fprintf(stderr, "jobsfs: %s: the cluster answered HTTP %ld: %s\n", url,
+			e->http_status, msg);
+	else if (rc == -ECONNREFUSED || rc == -EHOSTUNREACH || rc == -ENETUNREACH)
+		fprintf(stderr, "jobsfs: %s: cannot connect: %s\n", url, strerror(-rc));
+	else if (rc == -ETIMEDOUT)
+		fprintf(stderr, "jobsfs: %s: no answer (timed out): %s\n", url, msg);
+	else
+		fprintf(stderr, "jobsfs: %s: %s\n", url, msg);
+}
+
+/* One one-record list, with few retries, before anything is mounted. */
+static int preflight(const struct jfs_client_config *base)
+{
+	struct jfs_client_config cfg = *base;
+	struct jfs_client *c = NULL;
+	struct jfs_query *q = jfs_query_new();
+	struct jfs_job_list list = { 0 };
+	struct jfs_error e;
+	int rc;
+
+	jfs_error_clear(&e);
+	cfg.http.max_retries = 1;
+	cfg.http.retry_budget_ms = 2000;
+	if (!q) {
+		fprintf(stderr, "jobsfs: out of memory\n");
+		return -1;
+	}
+	rc = jfs_query_add_segment(q, JFS_QUERY_MAX_RECORDS "=1", &e);
+	if (rc == 0)
+		rc = jfs_client_new(&cfg, &c, &e);
+	if (rc == 0)
+		rc = jfs_client_list(c, q, &list, &e);
+	if (rc != 0)
+		say_unreachable(base->http.base_url, rc, &e);
+	else
+		jfs_info("%s answers (%zu job in the first record page)", base->http.base_url,
+			 list.n);
+	jfs_job_list_free(&list);
+	jfs_client_free(c);
+	jfs_query_free(q);
+	return rc == 0 ? 0 : -1;
+}
+
+static int run(struct jfs_mount *m, struct fuse_args *args, struct fuse_cmdline_opts *fo)
+{
+	int ret = 1;
+
+	m->se = fuse_session_new(args, jfs_fs_ops(), sizeof(*jfs_fs_ops()), m);
+	if (!m->se) {
+		fprintf(stderr, "jobsfs: invalid options (see jobsfs -h)\n");
+		return 1;
+	}
+	if (fuse_set_signal_handlers(m->se) != 0)
+		goto out_session;
+	if (fuse_session_mount(m->se, fo->mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(fo->foreground) != 0)
+		goto out_unmount;
+	if (!fo->foreground) /* stderr is gone: log to syslog from here on */
+		jfs_log_init("jobsfs", fo->debug ? JFS_LOG_DEBUG : JFS_LOG_WARN, JFS_LOG_SYSLOG);
+	if (jfs_keeper_start(m) != 0) {
+		jfs_err("cannot start the housekeeping thread");
+		goto out_unmount;
+	}
+	jfs_info("mounted %s", fo->mountpoint);
+
+	int rc;
+	if (fo->singlethread) {
+		rc = fuse_session_loop(m->se);
+	} else {
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		if (!lc) {
+			jfs_err("out of memory");
+			jfs_keeper_stop(m);
+			goto out_unmount;
+		}
+		fuse_loop_cfg_set_clone_fd(lc, (unsigned)fo->clone_fd);
+		fuse_loop_cfg_set_idle_threads(lc, fo->max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, fo->max_threads);
+		rc = fuse_session_loop_mt(m->se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	jfs_keeper_stop(m);
+	ret = rc < 0 ? 1 : 0;
+out_unmount:
+	fuse_session_unmount(m->se);
+out_signals:
+	fuse_remove_signal_handlers(m->se);
+out_session:
+	fuse_session_destroy(m->se);
+	m->se = NULL;
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts fo;
+	struct jfs_options o;
+	struct secrets sec = { 0 };
+	struct jfs_client_config cfg;
+	struct jfs_mount m;
+	struct jfs_error e;
+	char msg[512];
+	int ret = 1;
+
+	memset(&fo, 0, sizeof(fo));
+	memset(&m, 0, sizeof(m));
+	jfs_error_clear(&e);
+	jfs_log_init("jobsfs", JFS_LOG_WARN, JFS_LOG_STDERR);
+	if (jfs_options_parse(&args, &o) != 0)
+		goto out_args;
+	if (o.show_help) {
+		jfs_options_usage(argv[0]);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out_args;
+	}
+	if (o.show_version) {
+		printf("jobsfs %s\n", JOBSFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (fuse_parse_cmdline(&args, &fo) != 0)
+		goto out_args;
+	if (!o.url || !fo.mountpoint) {
+		fprintf(stderr, "jobsfs: usage: jobsfs [options] URL MOUNTPOINT (see jobsfs -h)\n");
+		goto out_args;
+	}
+	if (jfs_url_check(o.url, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "jobsfs: %s\n", msg);
+		goto out_args;
+	}
+	jfs_log_init("jobsfs", fo.debug ? JFS_LOG_DEBUG : JFS_LOG_WARN, JFS_LOG_STDERR);
+	if (read_secrets(&o, &sec) != 0)
+		goto out_args;
+	client_config(&o, &sec, &cfg);
+	if (preflight(&cfg) != 0)
+		goto out_secrets;
+	if (jfs_client_new(&cfg, &m.client, &e) != 0) {
+		say_unreachable(o.url, -e.err, &e);
+		goto out_secrets;
+	}
+	jfs_secret_free(sec.password); /* the client holds its own copy */
+	jfs_secret_free(sec.token);
+	memset(&sec, 0, sizeof(sec));
+
+	struct jfs_store_config scfg = {
+		.ttl = o.ttl,
+		.expiry = o.expiry,
+		.mem_max = o.cache_mem * 1024 * 1024,
+	};
+	if (jfs_store_new(m.client, &scfg, &m.store) != 0 || jfs_inodes_new(&m.inodes) != 0 ||
+	    pthread_mutex_init(&m.keeper_lock, NULL) != 0 ||
+	    pthread_cond_init(&m.keeper_cond, NULL) != 0) {
+		fprintf(stderr, "jobsfs: out of memory\n");
+		goto out_mount;
+	}
+	m.uid = getuid();
+	m.gid = getgid();
+	m.ttl = o.ttl;
+	ret = run(&m, &args, &fo);
+	pthread_cond_destroy(&m.keeper_cond);
+	pthread_mutex_destroy(&m.keeper_lock);
+out_mount:
+	jfs_inodes_free(m.inodes);
+	jfs_store_free(m.store);
+	jfs_client_free(m.client);
+out_secrets:
+	jfs_secret_free(sec.password);
+	jfs_secret_free(sec.token);
+out_args:
+	free(fo.mountpoint);
+	jfs_options_free(&o);
+	fuse_opt_free_args(&args);
+	return ret;
+}

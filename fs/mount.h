@@ -1,0 +1,42 @@
+/* One mounted cluster: what the FUSE operations work on. */
+#ifndef JOBSFS_FS_MOUNT_H
+#define JOBSFS_FS_MOUNT_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct jfs_client;
+struct jfs_store;
+struct jfs_inodes;
+
+struct jfs_mount {
+	/* Set up before the session starts, then read-only. */
+	struct jfs_client *client;
+	struct jfs_store *store;
+	struct jfs_inodes *inodes; /* has its own lock */
+	struct fuse_session *se;
+	uid_t uid;		   /* owner of every file: the mounting user */
+	gid_t gid;
+	double ttl;		   /* seconds */
+
+	/* The housekeeping thread (keeper.c). */
+	pthread_t keeper;
+	bool keeper_running;	   /* only touched by the thread that starts/stops it */
+	pthread_mutex_t keeper_lock; /* guards keeper_stop */
+	pthread_cond_t keeper_cond;  /* signalled when keeper_stop turns true */
+	bool keeper_stop;
+};
+
+/* The low-level operations; fuse_req_userdata is the struct jfs_mount. */
+const struct fuse_lowlevel_ops *jfs_fs_ops(void);
+
+/* Start/stop the thread that, about once a second, frees what expired in the store
+ * and tells the kernel to drop what it holds of jobs that expired or changed. */
+int jfs_keeper_start(struct jfs_mount *m);
+void jfs_keeper_stop(struct jfs_mount *m);
+
+#endif

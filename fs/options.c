@@ -1,0 +1,260 @@
+/* The jobsfs command line (see options.h), parsed with fuse_opt_parse. */
+#include "options.h"
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <fuse_opt.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobsfs/client.h"
+#include "jobsfs/store.h"
+
+enum {
+	KEY_URL_OR_MOUNT = FUSE_OPT_KEY_NONOPT,
+	KEY_HELP = 1,
+	KEY_VERSION,
+	KEY_USER,
+	KEY_PASSWORD_FILE,
+	KEY_CERT,
+	KEY_KEY,
+	KEY_TOKEN_FILE,
+	KEY_CACERT,
+	KEY_NETRC_FILE,
+	KEY_INSECURE,
+	KEY_TTL,
+	KEY_EXPIRY,
+	KEY_PAGE_SIZE,
+	KEY_TIMEOUT,
+	KEY_CACHE_MEM,
+	KEY_PASSWORD,
+};
+
+static const struct fuse_opt jfs_opt_spec[] = {
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("user=", KEY_USER),
+	FUSE_OPT_KEY("password_file=", KEY_PASSWORD_FILE),
+	FUSE_OPT_KEY("password=", KEY_PASSWORD),
+	FUSE_OPT_KEY("cert=", KEY_CERT),
+	FUSE_OPT_KEY("key=", KEY_KEY),
+	FUSE_OPT_KEY("token_file=", KEY_TOKEN_FILE),
+	FUSE_OPT_KEY("cacert=", KEY_CACERT),
+	FUSE_OPT_KEY("netrc_file=", KEY_NETRC_FILE),
+	FUSE_OPT_KEY("insecure", KEY_INSECURE),
+	FUSE_OPT_KEY("ttl=", KEY_TTL),
+	FUSE_OPT_KEY("expiry=", KEY_EXPIRY),
+	FUSE_OPT_KEY("page_size=", KEY_PAGE_SIZE),
+	FUSE_OPT_KEY("timeout=", KEY_TIMEOUT),
+	FUSE_OPT_KEY("cache_mem=", KEY_CACHE_MEM),
+	FUSE_OPT_END,
+};
+
+void jfs_options_usage(const char *prog)
+{
+	printf("usage: %s [options] URL MOUNTPOINT\n"
+	       "\n"
+	       "Mounts the job list of the ONTAP cluster at URL (https://host[:port]).\n"
+	       "Unmount with: fusermount3 -u MOUNTPOINT\n"
+	       "\n"
+	       "jobsfs options:\n"
+	       "    -o user=NAME           HTTP Basic user; the password comes from\n"
+	       "                           $JOBSFS_PASSWORD, -o password_file, or ~/.netrc\n"
+	       "    -o password_file=PATH  file holding the password (mode 0600 or stricter)\n"
+	       "    -o netrc_file=PATH     a netrc file instead of ~/.netrc\n"
+	       "    -o cert=PATH,key=PATH  client certificate and its key\n"
+	       "    -o token_file=PATH     file holding an OAuth 2.0 bearer token (mode 0600)\n"
+	       "    -o cacert=PATH         CA bundle to verify the cluster (default: system's)\n"
+	       "    -o insecure            do not verify the cluster's certificate\n"
+	       "    -o ttl=SECONDS         freshness of active jobs and listings (default %g)\n"
+	       "    -o expiry=SECONDS      cluster's retention of finished jobs (default %d)\n"
+	       "    -o page_size=N         records per request (default %d)\n"
+	       "    -o timeout=SECONDS     limit on one request (default 30)\n"
+	       "    -o cache_mem=MiB       cap on the jobs held in memory (default %zu)\n"
+	       "    -h, --help             this help\n"
+	       "    -V, --version          versions\n"
+	       "\n",
+	       prog, JFS_STORE_TTL_DEFAULT, JFS_STORE_EXPIRY_DEFAULT, JFS_PAGE_SIZE_DEFAULT,
+	       JFS_STORE_MEM_DEFAULT / (1024 * 1024));
+}
+
+/* The value after "name=" in arg. */
+static const char *opt_value(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	return eq ? eq + 1 : "";
+}
+
+static int set_string(char **dst, const char *arg)
+{
+	const char *v = opt_value(arg);
+	if (!*v) {
+		fprintf(stderr, "jobsfs: -o %s: needs a value (see jobsfs -h)\n", arg);
+		return -1;
+	}
+	char *copy = strdup(v);
+	if (!copy) {
+		fprintf(stderr, "jobsfs: out of memory\n");
+		return -1;
+	}
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* A whole number in [min, max]; else one line on stderr and -1. */
+static int parse_long(const char *arg, long min, long max, long *out)
+{
+	const char *v = opt_value(arg);
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (!*v || *end || errno || n < min || n > max) {
+		fprintf(stderr, "jobsfs: -o %s: expected a whole number from %ld to %ld "
+				"(see jobsfs -h)\n", arg, min, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int parse_seconds(const char *arg, double *out)
+{
+	const char *v = opt_value(arg);
+	char *end;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (!*v || *end || errno || !isfinite(d) || d < 0 || d > 1e6) {
+		fprintf(stderr, "jobsfs: -o %s: expected seconds from 0 to 1000000 "
+				"(see jobsfs -h)\n", arg);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct jfs_options *o = data;
+	long n;
+
+	switch (key) {
+	case KEY_URL_OR_MOUNT:
+		if (!o->url) {
+			o->url = strdup(arg);
+			if (!o->url) {
+				fprintf(stderr, "jobsfs: out of memory\n");
+				return -1;
+			}
+			return 0;
+		}
+		return 1; /* the mount point: libfuse's */
+	case KEY_HELP:
+		o->show_help = true;
+		return 0;
+	case KEY_VERSION:
+		o->show_version = true;
+		return 0;
+	case KEY_USER:
+		return set_string(&o->user, arg);
+	case KEY_PASSWORD_FILE:
+		return set_string(&o->password_file, arg);
+	case KEY_PASSWORD:
+		fprintf(stderr, "jobsfs: -o password= is not accepted: a password on a command "
+				"line is visible to every user; use $JOBSFS_PASSWORD, "
+				"-o password_file or ~/.netrc\n");
+		return -1;
+	case KEY_CERT:
+		return set_string(&o->cert, arg);
+	case KEY_KEY:
+		return set_string(&o->key, arg);
+	case KEY_TOKEN_FILE:
+		return set_string(&o->token_file, arg);
+	case KEY_CACERT:
+		return set_string(&o->cacert, arg);
+	case KEY_NETRC_FILE:
+		return set_string(&o->netrc_file, arg);
+	case KEY_INSECURE:
+		o->insecure = true;
+		return 0;
+	case KEY_TTL:
+		return parse_seconds(arg, &o->ttl);
+	case KEY_EXPIRY:
+		return parse_long(arg, 0, 100L * 365 * 86400, &o->expiry);
+	case KEY_PAGE_SIZE:
+		if (parse_long(arg, 1, 1000000, &n) != 0)
+			return -1;
+		o->page_size = (unsigned)n;
+		return 0;
+	case KEY_TIMEOUT:
+		return parse_long(arg, 1, 86400, &o->timeout);
+	case KEY_CACHE_MEM:
+		if (parse_long(arg, 1, 1024L * 1024, &n) != 0)
+			return -1;
+		o->cache_mem = (size_t)n;
+		return 0;
+	default:
+		return 1; /* FUSE's own options and -f/-d/-s: left for libfuse */
+	}
+}
+
+int jfs_options_parse(struct fuse_args *args, struct jfs_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ttl = JFS_STORE_TTL_DEFAULT;
+	o->expiry = JFS_STORE_EXPIRY_DEFAULT;
+	o->page_size = JFS_PAGE_SIZE_DEFAULT;
+	o->timeout = 30;
+	o->cache_mem = JFS_STORE_MEM_DEFAULT / (1024 * 1024);
+	return fuse_opt_parse(args, o, jfs_opt_spec, opt_proc) == 0 ? 0 : -1;
+}
+
+void jfs_options_free(struct jfs_options *o)
+{
+	free(o->url);
+	free(o->user);
+	free(o->password_file);
+	free(o->cert);
+	free(o->key);
+	free(o->token_file);
+	free(o->cacert);
+	free(o->netrc_file);
+	memset(o, 0, sizeof(*o));
+}
+
+int jfs_url_check(char *url, char *msg, size_t len)
+{
+	const char *host;
+	if (strncmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else {
+		snprintf(msg, len, "%s: the URL needs a scheme, https://host[:port]", url);
+		return -1;
+	}
+	size_t n = strlen(host);
+	if (n > 0 && host[n - 1] == '/')
+		url[strlen(url) - 1] = '\0', n--;
+	if (n == 0) {
+		snprintf(msg, len, "%s: the URL has no host", url);
+		return -1;
+	}
+	if (memchr(host, '/', n) || memchr(host, '?', n) || memchr(host, '#', n)) {
+		snprintf(msg, len, "%s: the URL must not have a path, only https://host[:port]",
+			 url);
+		return -1;
+	}
+	if (memchr(host, '@', n)) {
+		snprintf(msg, len, "the URL must not hold credentials; use -o user= and "
+				   "$JOBSFS_PASSWORD, -o password_file or ~/.netrc");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* The jobsfs command line: `jobsfs [options] URL MOUNTPOINT`. jobsfs's own -o options
+ * are taken out of args here; what is left (the mount point, -f, -d, -s, FUSE's -o
+ * options) goes on to libfuse. */
+#ifndef JOBSFS_FS_OPTIONS_H
+#define JOBSFS_FS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fuse_args;
+
+struct jfs_options {
+	char *url;	     /* scheme://host[:port], without a trailing '/' */
+	char *user;
+	char *password_file;
+	char *cert, *key;
+	char *token_file;
+	char *cacert;
+	char *netrc_file;    /* -o netrc_file=PATH: a netrc other than ~/.netrc */
+	bool insecure;
+	double ttl;	     /* seconds (2) */
+	long expiry;	     /* seconds (300) */
+	unsigned page_size;  /* (1000) */
+	long timeout;	     /* seconds (30) */
+	size_t cache_mem;    /* MiB (256) */
+	bool show_help;
+	bool show_version;
+};
+
+/* Parse argv into o and strip what jobsfs consumed from args. Prints one line to
+ * stderr and returns -1 on a bad option; 0 otherwise. */
+int jfs_options_parse(struct fuse_args *args, struct jfs_options *o);
+void jfs_options_free(struct jfs_options *o);
+
+/* Check a cluster URL: http:// or https://, a host, an optional port, no path (a
+ * lone trailing '/' is dropped). Returns 0 or -1 with why in msg. */
+int jfs_url_check(char *url, char *msg, size_t len);
+
+/* jobsfs's part of -h, with every option and its default. */
+void jfs_options_usage(const char *prog);
+
+#endif
