@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* json-c allocates its parse stack for the whole depth up front: keep it modest. */
+#define MAX_DEPTH_CAP 4096
+
 static bool is_json_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -34,11 +37,16 @@ int jfs_json_body_parse(const char *body, size_t len, int max_depth, struct json
 		return jfs_error_set(e, EIO, "body of %zu bytes is too large to parse", len);
 	if (max_depth < 1)
 		max_depth = 1;
-	tok = json_tokener_new_ex(max_depth);
+	if (max_depth > MAX_DEPTH_CAP)
+		max_depth = MAX_DEPTH_CAP;
+	/* json-c's depth counts one more than the levels it lets nest: ask for one more,
+	 * so that max_depth levels ({"records":[{...}]} is three) parse. */
+	tok = json_tokener_new_ex(max_depth + 1);
 	if (!tok)
 		return jfs_error_set(e, ENOMEM, "out of memory");
-	/* Strict: RFC 8259 only (no comments, single quotes, trailing commas). Trailing
-	 * bytes are allowed here so that the check below can say where they start. */
+	/* Strict: no comments, trailing commas or bare words (json-c 0.16 still lets a
+	 * single-quoted key through; harmless). Trailing bytes are allowed here so that
+	 * the check below can say where they start. */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	root = json_tokener_parse_ex(tok, body, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);

@@ -373,7 +373,7 @@ START_TEST(minimal_and_rejected)
 	ck_assert_int_eq(jfs_job_parse("{\"uuid\":", 8, 32, &j, &e), -EIO);
 	ck_assert_int_eq(jfs_job_parse("{\"uuid\":\"u\",\"a\":[[[[1]]]]}", 26, 4, &j, &e), -EIO);
 	ck_assert_ptr_nonnull(strstr(e.message, "deeper"));
-	ck_assert_int_eq(jfs_job_parse("{\"uuid\":\"u\",\"a\":[[[[1]]]]}", 26, 6, &j, &e), 0);
+	ck_assert_int_eq(jfs_job_parse("{\"uuid\":\"u\",\"a\":[[[[1]]]]}", 26, 5, &j, &e), 0); /* 5 levels */
 	jfs_job_unref(j);
 }
 END_TEST
