@@ -64,6 +64,7 @@ struct origin {
 struct jfs_http {
 	/* Immutable after jfs_http_new: read by any thread without a lock. */
 	char *base_url; /* without a trailing '/' */
+	char *url_prefix; /* what request URLs start with: base_url, or with "user@" */
 	struct origin base;
 	char *user, *password, *token; /* copies, wiped at free */
 	char *netrc_file, *cert, *key, *cacert, *capath;
@@ -381,14 +382,19 @@ static CURLcode handle_setup(struct jfs_http *http, struct pooled *p)
 		SET(CURLOPT_XOAUTH2_BEARER, http->token);
 	} else if (http->user || http->netrc || http->netrc_file) {
 		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		if (http->user)
+		/* With a password, the user goes in CURLOPT_USERNAME. Without one, in
+		 * url_prefix instead: libcurl 7.88 takes no password from netrc for a
+		 * CURLOPT_USERNAME user, but does for the URL's user. */
+		if (http->password) {
 			SET(CURLOPT_USERNAME, http->user);
-		if (http->password)
 			SET(CURLOPT_PASSWORD, http->password);
-		else if (http->netrc || http->netrc_file)
+		} else if (http->netrc || http->netrc_file) {
 			SET(CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
-		if (!http->password && http->netrc_file)
-			SET(CURLOPT_NETRC_FILE, http->netrc_file);
+			if (http->netrc_file)
+				SET(CURLOPT_NETRC_FILE, http->netrc_file);
+		} else if (http->user) {
+			SET(CURLOPT_USERNAME, http->user);
+		}
 	}
 #undef SET
 	return rc;
@@ -467,6 +473,7 @@ void jfs_http_free(struct jfs_http *http)
 	wipe_free(http->password);
 	wipe_free(http->token);
 	free(http->base_url);
+	free(http->url_prefix);
 	free(http->netrc_file);
 	free(http->cert);
 	free(http->key);
@@ -484,6 +491,28 @@ static void ca_from_env(const char **file, const char **dir)
 	*file = v && *v ? v : NULL;
 	v = getenv("SSL_CERT_DIR");
 	*dir = v && *v ? v : NULL;
+}
+
+/* The start of request URLs: base_url, with "user@" after the scheme when the
+ * password is to come from netrc (see handle_setup). */
+static int url_prefix_new(struct jfs_http *http)
+{
+	if (!http->user || http->password || !(http->netrc || http->netrc_file)) {
+		http->url_prefix = strdup(http->base_url);
+		return http->url_prefix ? 0 : -ENOMEM;
+	}
+	char *user = curl_easy_escape(NULL, http->user, 0);
+	if (!user)
+		return -ENOMEM;
+	const char *host = strstr(http->base_url, "://") + 3;
+	int n = asprintf(&http->url_prefix, "%.*s%s@%s", (int)(host - http->base_url),
+			 http->base_url, user, host);
+	curl_free(user);
+	if (n < 0) {
+		http->url_prefix = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int share_new(struct jfs_http *http, struct jfs_error *e)
@@ -539,6 +568,12 @@ int jfs_http_new(const struct jfs_http_config *cfg, struct jfs_http **out,
 		return jfs_error_set(e, EINVAL,
 				     "cluster URL %s: expected http[s]://host[:port]", cfg->base_url);
 	}
+	const char *auth = strstr(cfg->base_url, "://") + 3;
+	if (memchr(auth, '@', (size_t)(rest - auth))) {
+		jfs_http_free(http);
+		return jfs_error_set(e, EINVAL,
+				     "cluster URL: give the user as an option, not in the URL");
+	}
 	http->base_url = strndup(cfg->base_url, (size_t)(rest - cfg->base_url));
 	oom |= !http->base_url;
 
@@ -568,7 +603,11 @@ int jfs_http_new(const struct jfs_http_config *cfg, struct jfs_http **out,
 		cfg->retry_budget_ms > 0 ? cfg->retry_budget_ms : DEFAULT_RETRY_BUDGET_MS;
 	http->max_body = cfg->max_body > 0 ? cfg->max_body : JFS_MAX_BODY_DEFAULT;
 
-	rc = share_new(http, e);
+	rc = url_prefix_new(http);
+	if (rc == 0)
+		rc = share_new(http, e);
+	else
+		jfs_error_set(e, -rc, "out of memory");
 	if (rc < 0) {
 		jfs_http_free(http);
 		return rc;
@@ -847,7 +886,7 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		jfs_error_set_request(e, "GET", path ? path : "");
 		return jfs_error_set(e, EINVAL, "request path must start with '/'");
 	}
-	if (asprintf(&url, "%s%s", http->base_url, path) < 0) {
+	if (asprintf(&url, "%s%s", http->url_prefix, path) < 0) {
 		jfs_error_set_request(e, "GET", path);
 		return jfs_error_set(e, ENOMEM, "out of memory");
 	}

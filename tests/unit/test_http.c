@@ -141,7 +141,7 @@ START_TEST(config_checked)
 
 	ck_assert_int_eq(jfs_http_new(&cfg, &http, &e), -EINVAL);
 	static const char *const bad[] = { "ftp://host", "host:80", "http://", "http://h/api",
-					   "http://h:x", "http://[::1" };
+					   "http://h:x", "http://[::1", "http://u:p@h" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cfg.base_url = bad[i];
 		ck_assert_msg(jfs_http_new(&cfg, &http, &e) == -EINVAL, "accepted %s", bad[i]);
