@@ -137,28 +137,52 @@ static int cmp_fold(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
-/* s (any case) against a '*' pattern p that is already folded. Linear in practice:
- * on a mismatch only the last '*' is retried, which is enough for '*'-only globs. */
+/* n bytes of s (any case) equal the folded p. */
+static inline bool eq_fold(const char *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fold((unsigned char)s[i]) != (unsigned char)p[i])
+			return false;
+	return true;
+}
+
+/* Leftmost place of the folded needle p in s[0..slen), or NULL. */
+static const char *find_fold(const char *s, size_t slen, const char *p, size_t plen)
+{
+	if (plen > slen)
+		return NULL;
+	for (size_t i = 0; i + plen <= slen; i++)
+		if (fold((unsigned char)s[i]) == (unsigned char)p[0] && eq_fold(s + i + 1, p + 1, plen - 1))
+			return s + i;
+	return NULL;
+}
+
+/* s (any case) against a '*' pattern p that is already folded. The pattern is a
+ * prefix, a suffix and middle pieces between stars: the prefix and suffix are
+ * compared in place and each middle piece is found leftmost after the one before,
+ * which decides a '*'-only glob without backtracking. */
 static bool glob_fold(const char *s, size_t slen, const char *p, size_t plen)
 {
-	size_t si = 0, pi = 0, star = SIZE_MAX, mark = 0;
-	while (si < slen) {
-		if (pi < plen && p[pi] == '*') {
-			star = pi++;
-			mark = si;
-		} else if (pi < plen && (unsigned char)p[pi] == fold((unsigned char)s[si])) {
-			pi++;
-			si++;
-		} else if (star != SIZE_MAX) {
-			pi = star + 1;
-			si = ++mark;
-		} else {
-			return false;
+	const char *first = memchr(p, '*', plen);
+	if (!first)
+		return slen == plen && eq_fold(s, p, plen);
+	const char *last = memrchr(p, '*', plen);
+	size_t pre = (size_t)(first - p), suf = plen - (size_t)(last - p) - 1;
+	if (pre + suf > slen || !eq_fold(s, p, pre) || !eq_fold(s + slen - suf, last + 1, suf))
+		return false;
+	const char *at = s + pre, *end = s + slen - suf;
+	for (const char *piece = first + 1; piece < last;) {
+		const char *star = memchr(piece, '*', (size_t)(last - piece) + 1);
+		size_t n = (size_t)(star - piece);
+		if (n) {
+			const char *hit = find_fold(at, (size_t)(end - at), piece, n);
+			if (!hit)
+				return false;
+			at = hit + n;
 		}
+		piece = star + 1;
 	}
-	while (pi < plen && p[pi] == '*')
-		pi++;
-	return pi == plen;
+	return true;
 }
 
 /* A whole decimal integer, optional sign, no spaces. */
@@ -202,7 +226,6 @@ struct leaf {
 	int64_t i;	  /* numbers; times: epoch (time_ok) */
 	double d;
 	bool time_ok;
-	char buf[SIMQ_NUM_BUF];
 };
 
 /* What a caller needs of a leaf beyond its kind (each costs time per record). */
@@ -210,12 +233,18 @@ enum { NEED_EPOCH = 1, /* times: parse to an instant */
        NEED_TEXT = 2   /* numbers: their text, for '*' terms */ };
 
 /* Read v as a value of type t, without allocating and without asking json-c for a
- * string form of a non-string object (that would cache text inside v). */
-static void leaf_read(json_object *v, enum simq_type t, unsigned need, struct leaf *l)
+ * string form of a non-string object (that would cache text inside v). The text of a
+ * number goes to buf. */
+static void leaf_read(json_object *v, enum simq_type t, unsigned need, struct leaf *l,
+		      char buf[SIMQ_NUM_BUF])
 {
 	l->kind = LEAF_OK;
+	l->text = "";
+	l->len = 0;
 	l->time_ok = false;
 	l->is_int = false;
+	l->i = 0;
+	l->d = 0;
 	switch (v ? json_object_get_type(v) : json_type_null) {
 	case json_type_null:
 		l->kind = LEAF_ABSENT;
@@ -246,21 +275,21 @@ static void leaf_read(json_object *v, enum simq_type t, unsigned need, struct le
 	case json_type_int:
 		l->is_int = true;
 		l->i = json_object_get_int64(v);
-		l->text = l->buf;
+		l->text = buf;
 		l->len = 0;
-		l->buf[0] = '\0';
+		buf[0] = '\0';
 		if (t != SIMQ_NUMBER || (need & NEED_TEXT))
-			l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%" PRId64, l->i);
+			l->len = (size_t)snprintf(buf, SIMQ_NUM_BUF, "%" PRId64, l->i);
 		if (t == SIMQ_TIME)
 			l->kind = LEAF_UNREADABLE;
 		return;
 	case json_type_double:
 		l->d = json_object_get_double(v);
-		l->text = l->buf;
+		l->text = buf;
 		l->len = 0;
-		l->buf[0] = '\0';
+		buf[0] = '\0';
 		if (t != SIMQ_NUMBER || (need & NEED_TEXT))
-			l->len = (size_t)snprintf(l->buf, sizeof(l->buf), "%.17g", l->d);
+			l->len = (size_t)snprintf(buf, SIMQ_NUM_BUF, "%.17g", l->d);
 		if (t == SIMQ_TIME || l->d != l->d)
 			l->kind = LEAF_UNREADABLE;
 		return;
@@ -587,18 +616,17 @@ static bool term_eval(const struct simq_filter *f, const struct term *t, const s
 	return false;
 }
 
-static bool value_match(const struct simq_filter *f, json_object *v)
+/* Any term holds for the value l. */
+static bool leaf_match(const struct simq_filter *f, const struct leaf *l)
 {
-	struct leaf l;
-	leaf_read(v, f->field->type, f->need, &l);
 	for (size_t i = 0; i < f->nterms; i++) {
 		const struct term *t = &f->terms[i];
 		bool r;
 		if (t->op == OP_NULL)
-			r = l.kind == LEAF_ABSENT;
-		else if (l.kind != LEAF_OK)
+			r = l->kind == LEAF_ABSENT;
+		else if (l->kind != LEAF_OK)
 			continue; /* unset or unreadable: only null/!null decide */
-		else if (!term_eval(f, t, &l))
+		else if (!term_eval(f, t, l))
 			r = false;
 		else
 			r = true;
@@ -606,6 +634,14 @@ static bool value_match(const struct simq_filter *f, json_object *v)
 			return true;
 	}
 	return false;
+}
+
+static bool value_match(const struct simq_filter *f, json_object *v)
+{
+	char buf[SIMQ_NUM_BUF];
+	struct leaf l;
+	leaf_read(v, f->field->type, f->need, &l, buf);
+	return leaf_match(f, &l);
 }
 
 /* Any value of the field below node (depth segments already walked) matches. An
@@ -784,32 +820,44 @@ static bool leaf_sortable(enum simq_type t, const struct leaf *l)
 	return l->kind == LEAF_OK && (t != SIMQ_TIME || l->time_ok);
 }
 
+/* One key on two values: <0, >0, or 0 to go on to the next key. */
+static int key_compare(const struct order_key *k, const struct leaf *la, const struct leaf *lb)
+{
+	bool ha = leaf_sortable(k->field->type, la);
+	bool hb = leaf_sortable(k->field->type, lb);
+	if (ha != hb)
+		return ha ? -1 : 1; /* unset last, in either direction */
+	if (!ha)
+		return 0;
+	int c = leaf_cmp(k->field->type, la, lb);
+	return k->desc ? -c : c;
+}
+
+static int uuid_compare(const char *a, const char *b)
+{
+	int c = strcmp(a, b);
+	return c < 0 ? -1 : c > 0;
+}
+
 int simq_order_compare(const struct simq_order *o, json_object *a, json_object *b)
 {
 	for (size_t i = 0; o && i < o->n; i++) {
 		const struct order_key *k = &o->keys[i];
+		char bufa[SIMQ_NUM_BUF], bufb[SIMQ_NUM_BUF];
 		struct leaf la, lb;
-		leaf_read(first_value(a, &k->path), k->field->type, NEED_EPOCH, &la);
-		leaf_read(first_value(b, &k->path), k->field->type, NEED_EPOCH, &lb);
-		bool ha = leaf_sortable(k->field->type, &la);
-		bool hb = leaf_sortable(k->field->type, &lb);
-		if (ha != hb)
-			return ha ? -1 : 1; /* unset last, in either direction */
-		if (!ha)
-			continue;
-		int c = leaf_cmp(k->field->type, &la, &lb);
+		leaf_read(first_value(a, &k->path), k->field->type, NEED_EPOCH, &la, bufa);
+		leaf_read(first_value(b, &k->path), k->field->type, NEED_EPOCH, &lb, bufb);
+		int c = key_compare(k, &la, &lb);
 		if (c)
-			return k->desc ? -c : c;
+			return c;
 	}
-	json_object *ua = NULL, *ub = NULL;
-	if (a)
-		json_object_object_get_ex(a, "uuid", &ua);
-	if (b)
-		json_object_object_get_ex(b, "uuid", &ub);
-	const char *sa = json_object_is_type(ua, json_type_string) ? json_object_get_string(ua) : "";
-	const char *sb = json_object_is_type(ub, json_type_string) ? json_object_get_string(ub) : "";
-	int c = strcmp(sa, sb);
-	return c < 0 ? -1 : c > 0;
+	/* Ties by uuid, read as any string field is ("" when it is not there). */
+	static const struct path uuid_path = { 1, { "uuid" } };
+	char bufa[SIMQ_NUM_BUF], bufb[SIMQ_NUM_BUF];
+	struct leaf ua, ub;
+	leaf_read(first_value(a, &uuid_path), SIMQ_STRING, 0, &ua, bufa);
+	leaf_read(first_value(b, &uuid_path), SIMQ_STRING, 0, &ub, bufb);
+	return uuid_compare(ua.kind == LEAF_OK ? ua.text : "", ub.kind == LEAF_OK ? ub.text : "");
 }
 
 void simq_order_free(struct simq_order *o)
@@ -1026,4 +1074,209 @@ void simq_fields_free(struct simq_fields *fs)
 		return;
 	free(fs->buf);
 	free(fs);
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Rows: a record's values, extracted once                                          */
+
+#define NFIELDS (sizeof(schema) / sizeof(schema[0]))
+
+/* schema[k]'s path, split (the row matcher's equivalence tests cover every entry). */
+static const struct path schema_paths[NFIELDS] = {
+	{ 1, { "uuid" } },
+	{ 1, { "description" } },
+	{ 1, { "state" } },
+	{ 1, { "message" } },
+	{ 1, { "code" } },
+	{ 1, { "start_time" } },
+	{ 1, { "end_time" } },
+	{ 2, { "error", "code" } },
+	{ 2, { "error", "message" } },
+	{ 2, { "error", "target" } },
+	{ 3, { "error", "arguments", "code" } },
+	{ 3, { "error", "arguments", "message" } },
+	{ 2, { "node", "name" } },
+	{ 2, { "node", "uuid" } },
+	{ 2, { "svm", "name" } },
+	{ 2, { "svm", "uuid" } },
+};
+
+/* One value of a field, as leaf_read saw it; its text in the row's text area. */
+struct rval {
+	uint32_t off, len;
+	union {
+		int64_t i; /* integers (is_int), times (epoch, time_ok) */
+		double d;  /* other numbers */
+	};
+	uint8_t kind, is_int, time_ok;
+};
+
+/* The header fits one cache line; the values follow it, then their text, all in the
+ * one allocation, so a filter reads the header, one value and its text. */
+struct simq_row {
+	uint16_t first[NFIELDS]; /* field k's values: vals[first[k] .. first[k]+count[k]) */
+	uint16_t count[NFIELDS]; /* >= 1: an unset field has one LEAF_ABSENT value */
+};
+
+static const struct rval *row_vals(const struct simq_row *row)
+{
+	return (const struct rval *)(row + 1);
+}
+
+/* The values gathered before the row is allocated: a record has about one per field;
+ * long error.arguments arrays spill to the heap. */
+struct row_builder {
+	struct pending {
+		struct leaf l;
+		char buf[SIMQ_NUM_BUF];
+	} local[2 * NFIELDS], *v;
+	size_t n, cap, ntext;
+	uint16_t first[NFIELDS], count[NFIELDS];
+	bool failed;
+};
+
+static void row_add(struct row_builder *b, json_object *v, enum simq_type t)
+{
+	if (b->failed)
+		return;
+	if (b->n == b->cap) {
+		size_t cap = b->cap * 2;
+		struct pending *nv = cap > UINT16_MAX ? NULL : malloc(cap * sizeof(*nv));
+		if (!nv) {
+			b->failed = true;
+			return;
+		}
+		memcpy(nv, b->v, b->n * sizeof(*nv));
+		for (size_t i = 0; i < b->n; i++) /* number text lives in the entry itself */
+			if (b->v[i].l.text == b->v[i].buf)
+				nv[i].l.text = nv[i].buf;
+		if (b->v != b->local)
+			free(b->v);
+		b->v = nv;
+		b->cap = cap;
+	}
+	struct pending *e = &b->v[b->n++];
+	leaf_read(v, t, NEED_EPOCH | NEED_TEXT, &e->l, e->buf);
+	if (e->l.kind == LEAF_ABSENT)
+		e->l.len = 0;
+	b->ntext += e->l.len + 1;
+	if (b->ntext > UINT32_MAX)
+		b->failed = true;
+}
+
+/* The values of one field below node, walked as node_match walks them. */
+static void row_collect(struct row_builder *b, json_object *node, const struct path *p,
+			size_t depth, enum simq_type t)
+{
+	if (node && json_object_is_type(node, json_type_array)) {
+		size_t n = json_object_array_length(node);
+		if (n == 0)
+			row_add(b, NULL, t);
+		for (size_t i = 0; i < n; i++)
+			row_collect(b, json_object_array_get_idx(node, i), p, depth, t);
+		return;
+	}
+	if (depth == p->n) {
+		row_add(b, node, t);
+		return;
+	}
+	json_object *child = NULL;
+	if (node && json_object_is_type(node, json_type_object))
+		json_object_object_get_ex(node, p->seg[depth], &child);
+	row_collect(b, child, p, depth + 1, t);
+}
+
+struct simq_row *simq_row_new(json_object *record)
+{
+	struct row_builder b;
+	b.v = b.local;
+	b.n = b.ntext = 0;
+	b.cap = sizeof(b.local) / sizeof(b.local[0]);
+	b.failed = false;
+	for (size_t k = 0; k < NFIELDS; k++) {
+		size_t before = b.n;
+		row_collect(&b, record, &schema_paths[k], 0, schema[k].type);
+		b.first[k] = (uint16_t)before;
+		b.count[k] = (uint16_t)(b.n - before);
+	}
+	struct simq_row *row = NULL;
+	if (!b.failed)
+		row = malloc(sizeof(*row) + b.n * sizeof(struct rval) + b.ntext);
+	if (row) {
+		memcpy(row->first, b.first, sizeof(row->first));
+		memcpy(row->count, b.count, sizeof(row->count));
+		struct rval *vals = (struct rval *)(row + 1);
+		char *text = (char *)(vals + b.n);
+		size_t off = 0;
+		for (size_t i = 0; i < b.n; i++) {
+			const struct leaf *l = &b.v[i].l;
+			struct rval *r = &vals[i];
+			r->kind = (uint8_t)l->kind;
+			r->is_int = l->is_int;
+			r->time_ok = l->time_ok;
+			if (l->is_int || l->time_ok)
+				r->i = l->i;
+			else
+				r->d = l->d;
+			r->off = (uint32_t)off;
+			r->len = (uint32_t)l->len;
+			memcpy(text + off, l->text, l->len);
+			text[off + l->len] = '\0';
+			off += l->len + 1;
+		}
+	}
+	if (b.v != b.local)
+		free(b.v);
+	return row;
+}
+
+void simq_row_free(struct simq_row *row)
+{
+	free(row);
+}
+
+static void row_leaf(const struct simq_row *row, size_t field, size_t idx, struct leaf *l)
+{
+	const struct rval *vals = row_vals(row);
+	const struct rval *r = &vals[row->first[field] + idx];
+	l->kind = r->kind;
+	/* The text follows the last field's values, which are the last values. */
+	l->text = (const char *)(vals + row->first[NFIELDS - 1] + row->count[NFIELDS - 1]) + r->off;
+	l->len = r->len;
+	l->is_int = r->is_int;
+	l->time_ok = r->time_ok;
+	l->i = r->i;
+	l->d = r->d;
+}
+
+bool simq_filter_match_row(const struct simq_filter *f, const struct simq_row *row)
+{
+	size_t field = (size_t)(f->field - schema);
+	for (size_t i = 0; i < row->count[field]; i++) {
+		struct leaf l;
+		row_leaf(row, field, i, &l);
+		if (leaf_match(f, &l))
+			return true;
+	}
+	return false;
+}
+
+int simq_order_compare_rows(const struct simq_order *o, const struct simq_row *a,
+			    const struct simq_row *b)
+{
+	for (size_t i = 0; o && i < o->n; i++) {
+		const struct order_key *k = &o->keys[i];
+		size_t field = (size_t)(k->field - schema);
+		struct leaf la, lb;
+		row_leaf(a, field, 0, &la);
+		row_leaf(b, field, 0, &lb);
+		int c = key_compare(k, &la, &lb);
+		if (c)
+			return c;
+	}
+	/* Ties by uuid (schema[0]), as simq_order_compare breaks them. */
+	struct leaf ua, ub;
+	row_leaf(a, 0, 0, &ua);
+	row_leaf(b, 0, 0, &ub);
+	return uuid_compare(ua.kind == LEAF_OK ? ua.text : "", ub.kind == LEAF_OK ? ub.text : "");
 }
