@@ -9,6 +9,7 @@
 #include "mount.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,8 +171,11 @@ static int run(struct jfs_mount *m, struct fuse_args *args, struct fuse_cmdline_
 			goto out_unmount;
 		}
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)fo->clone_fd);
-		fuse_loop_cfg_set_idle_threads(lc, fo->max_idle_threads);
-		fuse_loop_cfg_set_max_threads(lc, fo->max_threads);
+		/* UINT_MAX: not given, keep libfuse's defaults. */
+		if (fo->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, fo->max_idle_threads);
+		if (fo->max_threads != UINT_MAX)
+			fuse_loop_cfg_set_max_threads(lc, fo->max_threads);
 		rc = fuse_session_loop_mt(m->se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
@@ -249,16 +253,20 @@ int main(int argc, char *argv[])
 		.expiry = o.expiry,
 		.mem_max = o.cache_mem * 1024 * 1024,
 	};
-	if (jfs_store_new(m.client, &scfg, &m.store) != 0 || jfs_inodes_new(&m.inodes) != 0 ||
-	    pthread_mutex_init(&m.keeper_lock, NULL) != 0 ||
-	    pthread_cond_init(&m.keeper_cond, NULL) != 0) {
+	if (jfs_store_new(m.client, &scfg, &m.store) != 0 || jfs_inodes_new(&m.inodes) != 0) {
 		fprintf(stderr, "jobsfs: out of memory\n");
 		goto out_mount;
+	}
+	if (jfs_open_init(&m) != 0 || pthread_mutex_init(&m.keeper_lock, NULL) != 0 ||
+	    pthread_cond_init(&m.keeper_cond, NULL) != 0) {
+		fprintf(stderr, "jobsfs: cannot initialise locks\n");
+		goto out_mount; /* (never happens with default attributes) */
 	}
 	m.uid = getuid();
 	m.gid = getgid();
 	m.ttl = o.ttl;
 	ret = run(&m, &args, &fo);
+	jfs_open_free_all(&m); /* what the kernel did not release before unmounting */
 	pthread_cond_destroy(&m.keeper_cond);
 	pthread_mutex_destroy(&m.keeper_lock);
 out_mount:

@@ -13,6 +13,13 @@ struct jfs_client;
 struct jfs_store;
 struct jfs_inodes;
 
+/* An open file or directory; linked in the mount so that handles the kernel never
+ * released (it may drop RELEASE at unmount) are freed at exit. */
+struct jfs_open_handle {
+	struct jfs_open_handle *prev, *next;
+	void (*free)(struct jfs_open_handle *h);
+};
+
 struct jfs_mount {
 	/* Set up before the session starts, then read-only. */
 	struct jfs_client *client;
@@ -22,6 +29,9 @@ struct jfs_mount {
 	uid_t uid;		   /* owner of every file: the mounting user */
 	gid_t gid;
 	double ttl;		   /* seconds */
+
+	pthread_mutex_t open_lock;	/* guards the open list */
+	struct jfs_open_handle open;	/* sentinel of the open handles' list */
 
 	/* The housekeeping thread (keeper.c). */
 	pthread_t keeper;
@@ -33,6 +43,10 @@ struct jfs_mount {
 
 /* The low-level operations; fuse_req_userdata is the struct jfs_mount. */
 const struct fuse_lowlevel_ops *jfs_fs_ops(void);
+
+/* Ready the open list (and its lock); free what is left on it. */
+int jfs_open_init(struct jfs_mount *m);
+void jfs_open_free_all(struct jfs_mount *m);
 
 /* Start/stop the thread that, about once a second, frees what expired in the store
  * and tells the kernel to drop what it holds of jobs that expired or changed. */

@@ -188,7 +188,7 @@ static void place_attr(struct jfs_mount *m, const struct place *p, struct stat *
 		st->st_uid = m->uid;
 		st->st_gid = m->gid;
 		st->st_blksize = 4096;
-		st->st_mtim = st->st_ctim = st->st_atim = ts_ms(p->listing->fetched_ms);
+		st->st_mtim = st->st_ctim = st->st_atim = ts_ms(p->listing->changed_ms);
 	} else {
 		node_attr(m, p->in->ino, p->job, p->node, st);
 	}
@@ -402,8 +402,50 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /* An open directory: the listing or the job as they were at opendir, so that a
  * listing read in several calls is one consistent snapshot. */
 struct dir_handle {
+	struct jfs_open_handle h; /* first: the open list links it */
 	struct place p;
 };
+
+int jfs_open_init(struct jfs_mount *m)
+{
+	m->open.prev = m->open.next = &m->open;
+	return -pthread_mutex_init(&m->open_lock, NULL);
+}
+
+static void open_add(struct jfs_mount *m, struct jfs_open_handle *h)
+{
+	pthread_mutex_lock(&m->open_lock);
+	h->next = m->open.next;
+	h->prev = &m->open;
+	m->open.next->prev = h;
+	m->open.next = h;
+	pthread_mutex_unlock(&m->open_lock);
+}
+
+static void open_del(struct jfs_mount *m, struct jfs_open_handle *h)
+{
+	pthread_mutex_lock(&m->open_lock);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	pthread_mutex_unlock(&m->open_lock);
+}
+
+void jfs_open_free_all(struct jfs_mount *m)
+{
+	while (m->open.next != &m->open) {
+		struct jfs_open_handle *h = m->open.next;
+		open_del(m, h);
+		h->free(h);
+	}
+	pthread_mutex_destroy(&m->open_lock);
+}
+
+static void dir_handle_free(struct jfs_open_handle *h)
+{
+	struct dir_handle *dh = (struct dir_handle *)h;
+	place_release(&dh->p);
+	free(dh);
+}
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -436,9 +478,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fi->keep_cache = 1;
 	}
 	fi->fh = (uint64_t)(uintptr_t)dh;
+	dh->h.free = dir_handle_free;
+	open_add(m, &dh->h);
 	if (fuse_reply_open(req, fi) != 0) {
-		place_release(&dh->p);
-		free(dh);
+		open_del(m, &dh->h);
+		dir_handle_free(&dh->h);
 	}
 }
 
@@ -446,8 +490,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
 	if (dh) {
-		place_release(&dh->p);
-		free(dh);
+		open_del(mount_of(req), &dh->h);
+		dir_handle_free(&dh->h);
 	}
 	fuse_reply_err(req, 0);
 }
@@ -591,9 +635,17 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 /* An open file: the job it was opened on, so one open reads one value. */
 struct open_file {
+	struct jfs_open_handle h; /* first: the open list links it */
 	struct jfs_job *job;
 	const struct jfs_node *node;
 };
+
+static void open_file_free(struct jfs_open_handle *h)
+{
+	struct open_file *of = (struct open_file *)h;
+	jfs_job_unref(of->job);
+	free(of);
+}
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -632,9 +684,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else
 		fi->direct_io = 1;  /* may change: every read comes here, no stale size */
 	fi->fh = (uint64_t)(uintptr_t)fh;
+	fh->h.free = open_file_free;
+	open_add(m, &fh->h);
 	if (fuse_reply_open(req, fi) != 0) {
-		jfs_job_unref(fh->job);
-		free(fh);
+		open_del(m, &fh->h);
+		open_file_free(&fh->h);
 	}
 }
 
@@ -656,8 +710,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct open_file *fh = (struct open_file *)(uintptr_t)fi->fh;
 	if (fh) {
-		jfs_job_unref(fh->job);
-		free(fh);
+		open_del(mount_of(req), &fh->h);
+		open_file_free(&fh->h);
 	}
 	fuse_reply_err(req, 0);
 }

@@ -134,10 +134,18 @@ struct job_entry {
 
 struct listing_entry {
 	struct hnode h;			/* key: the canonical query string */
-	struct jfs_listing *listing;	/* one reference, or NULL while the first is fetched */
+	struct jfs_listing *listing;	/* one reference; NULL before the first or once swept */
 	uint64_t data_seq;
 	struct inflight *inflight;
+	/* Kept after the listing is swept, so the view's mtime stays put while its
+	 * names do: */
+	uint64_t names;			/* names_digest of the last listing */
+	int64_t changed_ms;		/* when those names were first seen */
+	int64_t used_ms;		/* last time the view was asked for */
 };
+
+/* A view's entry outlives its swept listing this long without use. */
+#define LISTING_ENTRY_IDLE_MS (600 * 1000)
 
 struct jfs_store {
 	struct jfs_client *client;	/* immutable after new */
@@ -213,6 +221,7 @@ static struct jfs_listing *listing_new(const struct jfs_job_list *list, int64_t 
 		return NULL;
 	l->refs = 1;
 	l->fetched_ms = fetched_ms;
+	l->changed_ms = fetched_ms;
 	l->full_records = full;
 	if (list->n > 0) {
 		l->jobs = malloc(list->n * sizeof(*l->jobs));
@@ -245,6 +254,21 @@ struct jfs_job *jfs_listing_find(const struct jfs_listing *l, const char *name)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+/* A digest of the listing's names, to tell whether entries came or went. */
+static uint64_t names_digest(const struct jfs_listing *l)
+{
+	uint64_t h = 1469598103934665603ULL ^ l->n;
+	for (size_t i = 0; i < l->n; i++) {
+		for (const char *c = l->by_name[i]->name; *c; c++) {
+			h ^= (unsigned char)*c;
+			h *= 1099511628211ULL;
+		}
+		h ^= '/';
+		h *= 1099511628211ULL;
+	}
+	return h;
 }
 
 /* ---- in-flight records ------------------------------------------------------------ */
@@ -652,6 +676,7 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		pthread_mutex_unlock(&s->lock);
 		return jfs_error_set(e, ENOMEM, "out of memory caching a listing");
 	}
+	le->used_ms = now;
 	if (le->listing && now - le->listing->fetched_ms < s->ttl_ms) {
 		s->ctr.list_hits++;
 		*out = jfs_listing_ref(le->listing);
@@ -665,7 +690,7 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 	} else {
 		inf = inflight_new();
 		if (!inf) {
-			if (!le->listing)
+			if (!le->listing && !le->changed_ms)
 				listing_entry_free_locked(s, le);
 			pthread_mutex_unlock(&s->lock);
 			return jfs_error_set(e, ENOMEM, "out of memory fetching a listing");
@@ -691,6 +716,12 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		pthread_mutex_lock(&s->lock);
 		if (rc == 0) {
 			if (seq > le->data_seq) {
+				/* l is not shared yet, so it may still be changed. */
+				uint64_t names = names_digest(l);
+				if (le->changed_ms && names == le->names)
+					l->changed_ms = le->changed_ms;
+				le->names = names;
+				le->changed_ms = l->changed_ms;
 				jfs_listing_unref(le->listing);
 				le->listing = jfs_listing_ref(l);
 				le->data_seq = seq;
@@ -704,7 +735,7 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		jfs_listing_unref(l);
 		inflight_finish_locked(inf, rc, &fe);
 		le->inflight = NULL;
-		if (!le->listing)
+		if (!le->listing && !le->changed_ms)
 			listing_entry_free_locked(s, le);
 	}
 
@@ -732,9 +763,16 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 		while (h) {
 			struct hnode *next = h->next;
 			struct listing_entry *le = container_of(h, struct listing_entry, h);
-			if (!le->inflight && le->listing &&
-			    now - le->listing->fetched_ms >= s->ttl_ms)
+			if (le->inflight) {
+				h = next;
+				continue;
+			}
+			if (le->listing && now - le->listing->fetched_ms >= s->ttl_ms) {
+				jfs_listing_unref(le->listing);
+				le->listing = NULL;
+			} else if (!le->listing && now - le->used_ms >= LISTING_ENTRY_IDLE_MS) {
 				listing_entry_free_locked(s, le);
+			}
 			h = next;
 		}
 	}

@@ -49,6 +49,9 @@ struct jfs_listing {
 	struct jfs_job **by_name; /* the same n jobs sorted by name (no extra reference) */
 	size_t n;
 	int64_t fetched_ms;	  /* cluster time the fetch started */
+	int64_t changed_ms;	  /* fetched_ms of the first listing of this view with
+				   * the same names (a directory's mtime moves only when
+				   * entries come or go) */
 	bool full_records;	  /* fetched with fields=* (false when the view names fields) */
 	int refs;		  /* atomic */
 };
@@ -65,7 +68,7 @@ struct jfs_store_counters {
 	uint64_t stale_drops;	/* answers not stored because a newer one was */
 	size_t mem;		/* bytes of jobs held now */
 	size_t jobs;		/* job entries held now (negative ones included) */
-	size_t listings;	/* listings held now */
+	size_t listings;	/* views known (a fresh listing or not) */
 };
 
 struct jfs_store;
