@@ -29,8 +29,11 @@ void jfs_error_set_request(struct jfs_error *e, const char *method, const char *
 
 /* Parse an ONTAP error body {"error":{"message","code","target","arguments"}} into
  * e->code, e->target, e->message (arguments' messages appended to message after
- * "; "). Returns 0 when the body was an ONTAP error, -EINVAL otherwise (e's
- * code/target/message are then left untouched). Does not set e->err. */
+ * "; "; a code sent as a JSON number is accepted; absent members become ""). Any
+ * bytes are safe here: text is cut on a UTF-8 boundary with "..." when too long, and
+ * control bytes become spaces. Returns 0 when the body was an ONTAP error, -EINVAL
+ * otherwise (e's code/target/message are then left untouched), -ENOMEM. Does not set
+ * e->err. */
 int jfs_ontap_error_parse(const char *body, size_t len, struct jfs_error *e);
 
 /* The errno for an HTTP status and ONTAP code: 404 or code "4" ENOENT; 401, 403 or
@@ -42,7 +45,11 @@ int jfs_errno_from_http(long status, const char *code);
  * HTTP status, cluster code and message. `what` says what was being done. */
 void jfs_error_log(const struct jfs_error *e, const char *what);
 
-/* The same text as jfs_error_log, into buf. Returns buf. */
+/* The same text as jfs_error_log (without `what`), into buf, cut safely to len:
+ *   GET /api/cluster/jobs?state=foo: Invalid argument (HTTP 400, ONTAP code 262197:
+ *   The value "foo" is invalid for field "state")
+ * Each part appears only when set; the target is added when the message does not
+ * name it. Returns buf. */
 const char *jfs_error_format(const struct jfs_error *e, char *buf, size_t len);
 
 #endif

@@ -40,19 +40,25 @@ struct jfs_job {
 	int64_t end_time;	/* epoch seconds; 0 when absent (active jobs) */
 	struct jfs_node root;	/* the job directory: one node per field, plus job.json */
 	size_t mem;		/* bytes this job holds (for the cache's memory cap) */
-	int refs;		/* atomic; see jfs_job_ref */
+	int refs;		/* atomic (__atomic builtins); see jfs_job_ref */
 };
 
 /* Build a job from one parsed record. Scalars become files ("value\n"; true/false;
  * null as an empty line; numbers as the cluster wrote them), objects directories,
- * arrays directories named 0, 1, 2...; "_links" is left out of the tree; job.json
- * holds the whole record, pretty-printed, with a final newline. A name that is not a
- * safe file name is encoded (jfs_name_encode); one that cannot be (too long) is
- * skipped with a log line. A record without a string uuid is -EINVAL. The job starts
- * with one reference. Returns 0 or negative errno with e filled. */
+ * arrays directories named 0, 1, 2... (sorted as strings: "10" before "2");
+ * "_links" is left out of the tree at every level (svm/_links too); job.json holds
+ * the whole record, _links included, pretty-printed, with a final newline. A name
+ * that is not a safe file name is encoded (jfs_name_encode); one that cannot be (too
+ * long) is skipped with a log line. A record without a string uuid, or whose uuid
+ * cannot be a file name, is -EINVAL. A start_time/end_time that does not parse is
+ * logged and left 0 (its file still shows the text). The whole job (struct, nodes,
+ * strings) is one allocation of job->mem bytes. The job starts with one reference.
+ * Returns 0 or negative errno with e filled. */
 int jfs_job_from_json(struct json_object *record, struct jfs_job **out, struct jfs_error *e);
 
-/* Parse one job body (GET /api/cluster/jobs/{uuid}) with the given limits. */
+/* Parse one job body (GET /api/cluster/jobs/{uuid}) with the given limits (see
+ * jfs_json_body_parse in page.h). A body that is not one JSON object holding a job
+ * record is -EIO with e saying why. */
 int jfs_job_parse(const char *body, size_t len, int max_depth, struct jfs_job **out,
 		  struct jfs_error *e);
 
@@ -80,7 +86,10 @@ const struct jfs_node *jfs_node_lookup(const struct jfs_node *dir, const char *p
  * or NULL when the result would exceed NAME_MAX (errno ENAMETOOLONG) or on ENOMEM. */
 char *jfs_name_encode(const char *raw);
 
-/* The inverse of jfs_name_encode; NULL (errno EINVAL) when name is not an encoding. */
+/* The inverse of jfs_name_encode (it also reads %2E inside a name, as in
+ * "job%2Ejson"); NULL (errno EINVAL) when name is not an encoding: a raw '/' or
+ * control byte, a bare "." or "..", '%' without two upper-case hex digits, or an
+ * escape of a byte that is never escaped. */
 char *jfs_name_decode(const char *name);
 
 #endif
