@@ -252,6 +252,11 @@ static enum MHD_Result create_job(struct sim *s, struct MHD_Connection *conn,
 	if (!err)
 		err = apply_fields(s, j, b, true);
 	if (!err) {
+		json_object *d;
+		if (json_object_object_get_ex(j->rec, "description", &d) &&
+		    json_object_is_type(d, json_type_string))
+			workload_job_support(json_object_get_string(d), &j->can_pause,
+					     &j->can_cancel);
 		int rc = store_insert(&s->store, j);
 		if (rc == -EEXIST)
 			err = "a job with this uuid exists";

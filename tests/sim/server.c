@@ -602,6 +602,28 @@ static char *big_message(size_t n)
 	return m;
 }
 
+/* A private copy of j's record with the fields fs selects (NULL: all), carrying the
+ * _links the cached JSON adds to records stored without (see store.h). */
+static json_object *project(const struct simq_fields *fs, const struct sim_job *j)
+{
+	json_object *rec = NULL;
+	if (!fs) {
+		if (json_object_deep_copy(j->rec, &rec, NULL) != 0)
+			return NULL;
+	} else if (!(rec = simq_fields_project(fs, j->rec))) {
+		return NULL;
+	}
+	if (!json_object_object_get_ex(rec, "_links", NULL)) {
+		json_object *links = job_links(j->uuid);
+		if (!links || json_object_object_add(rec, "_links", links) != 0) {
+			json_object_put(links);
+			json_object_put(rec);
+			return NULL;
+		}
+	}
+	return rec;
+}
+
 /* Append one record of j as the query asks. */
 static void add_record(struct buf *b, const struct coll *c, const struct sim_job *j,
 		       const char *bigmsg)
@@ -610,13 +632,7 @@ static void add_record(struct buf *b, const struct coll *c, const struct sim_job
 		buf_add(b, j->json, j->json_len);
 		return;
 	}
-	json_object *rec = NULL;
-	if (c->fields_all) {
-		if (json_object_deep_copy(j->rec, &rec, NULL) != 0)
-			rec = NULL;
-	} else {
-		rec = simq_fields_project(c->fields, j->rec);
-	}
+	json_object *rec = project(c->fields_all ? NULL : c->fields, j);
 	if (!rec) {
 		b->failed = true;
 		return;
@@ -827,7 +843,7 @@ static void get_instance(struct sim *s, const char *uuid, const struct query *q,
 		r->len = j->json_len;
 		r->status = 200;
 	} else {
-		json_object *proj = simq_fields_project(fs, s->store.jobs[idx]->rec);
+		json_object *proj = project(fs, s->store.jobs[idx]);
 		const char *text = proj ? json_object_to_json_string_ext(
 						  proj, JSON_C_TO_STRING_PLAIN |
 								JSON_C_TO_STRING_NOSLASHESCAPE)

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,21 +69,69 @@ void job_free(struct sim_job *j)
 	free(j);
 }
 
+json_object *job_links(const char *uuid)
+{
+	char *href = NULL;
+	if (asprintf(&href, "/api/cluster/jobs/%s", uuid) < 0)
+		return NULL;
+	json_object *links = json_object_new_object(), *self = json_object_new_object();
+	json_object *h = json_object_new_string(href);
+	free(href);
+	if (!links || !self || !h || json_object_object_add(self, "href", h) != 0) {
+		json_object_put(h);
+		goto fail;
+	}
+	if (json_object_object_add(links, "self", self) != 0)
+		goto fail;
+	return links;
+fail:
+	json_object_put(self);
+	json_object_put(links);
+	return NULL;
+}
+
 int job_refresh(struct sim_job *j)
 {
+	/* Serialize through a throw-away array: json-c keeps a printbuf in the object it
+	 * serializes, which would cost every held record another kilobyte. */
+	json_object *arr = json_object_new_array();
+	if (!arr || json_object_array_add(arr, json_object_get(j->rec)) != 0) {
+		json_object_put(arr);
+		return -ENOMEM;
+	}
+	const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
 	size_t len;
-	const char *s = json_object_to_json_string_length(
-		j->rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (!s)
-		return -ENOMEM;
-	char *copy = malloc(len + 1);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, s, len + 1);
-	free(j->json);
-	j->json = copy;
-	j->json_len = len;
-	return 0;
+	const char *s = json_object_to_json_string_length(arr, flags, &len);
+	/* s is "[{...}]": keep the object; add the standard _links when rec has none. */
+	json_object *links = NULL;
+	const char *ltext = "";
+	size_t llen = 0;
+	if (s && !json_object_object_get_ex(j->rec, "_links", NULL)) {
+		links = job_links(j->uuid);
+		ltext = links ? json_object_to_json_string_length(links, flags, &llen) : NULL;
+	}
+	char *copy = s && ltext ? malloc(len + llen + 16) : NULL;
+	if (copy) {
+		size_t n = len - 2;
+		memcpy(copy, s + 1, n);
+		if (llen) {
+			n--; /* the closing brace */
+			if (n > 1) /* not "{" alone: the record had fields */
+				copy[n++] = ',';
+			memcpy(copy + n, "\"_links\":", 9);
+			n += 9;
+			memcpy(copy + n, ltext, llen);
+			n += llen;
+			copy[n++] = '}';
+		}
+		copy[n] = '\0';
+		free(j->json);
+		j->json = copy;
+		j->json_len = n;
+	}
+	json_object_put(links);
+	json_object_put(arr);
+	return copy ? 0 : -ENOMEM;
 }
 
 /* First index whose uuid compares >= key (inclusive) or > key (!inclusive). */
@@ -135,6 +184,43 @@ int store_insert(struct sim_store *st, struct sim_job *j)
 	st->jobs[i] = j;
 	st->n++;
 	return 0;
+}
+
+int store_append(struct sim_store *st, struct sim_job *j)
+{
+	if (!j->json) {
+		int rc = job_refresh(j);
+		if (rc)
+			return rc;
+	}
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 1024;
+		struct sim_job **grown = realloc(st->jobs, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		st->jobs = grown;
+		st->cap = cap;
+	}
+	st->jobs[st->n++] = j;
+	return 0;
+}
+
+static int uuid_order(const void *a, const void *b)
+{
+	return strcmp((*(struct sim_job *const *)a)->uuid, (*(struct sim_job *const *)b)->uuid);
+}
+
+void store_sort(struct sim_store *st)
+{
+	qsort(st->jobs, st->n, sizeof(st->jobs[0]), uuid_order);
+	size_t kept = 0;
+	for (size_t i = 0; i < st->n; i++) {
+		if (kept && strcmp(st->jobs[kept - 1]->uuid, st->jobs[i]->uuid) == 0)
+			job_free(st->jobs[i]); /* a duplicate uuid: the first one stays */
+		else
+			st->jobs[kept++] = st->jobs[i];
+	}
+	st->n = kept;
 }
 
 void store_remove_at(struct sim_store *st, size_t idx)

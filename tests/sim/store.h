@@ -41,7 +41,11 @@ struct job_plan {
 
 struct sim_job {
 	char *uuid;
-	json_object *rec;  /* the full record, as fields=* shows it */
+	/* The full record, as fields=* shows it, except that a record without _links
+	 * (the workload's) gets the standard one when serialized: saves memory. Some
+	 * nested objects (svm, node) are shared between records: their reference counts
+	 * change only under the store's write lock. */
+	json_object *rec;
 	char *json;        /* json_object_to_json_string of rec, NULL until built */
 	size_t json_len;
 	enum job_state state;
@@ -64,6 +68,8 @@ void store_destroy(struct sim_store *st);
 /* A job with its uuid and an empty record, or NULL (ENOMEM). */
 struct sim_job *job_new(const char *uuid);
 void job_free(struct sim_job *j);
+/* {"self":{"href":"/api/cluster/jobs/<uuid>"}}, or NULL (ENOMEM). */
+json_object *job_links(const char *uuid);
 /* Rebuild the cached JSON after rec changed. 0 or -ENOMEM. */
 int job_refresh(struct sim_job *j);
 
@@ -74,6 +80,10 @@ long store_find(const struct sim_store *st, const char *uuid);
 size_t store_after(const struct sim_store *st, const char *cursor);
 /* Insert (takes ownership). -EEXIST for a known uuid, -ENOMEM. (exclusive) */
 int store_insert(struct sim_store *st, struct sim_job *j);
+/* Bulk loading: append out of order (takes ownership; -ENOMEM), then sort once,
+ * dropping duplicate uuids. (exclusive) */
+int store_append(struct sim_store *st, struct sim_job *j);
+void store_sort(struct sim_store *st);
 /* Remove and free the job at idx. (exclusive) */
 void store_remove_at(struct sim_store *st, size_t idx);
 /* Delete finished jobs whose end + expiry <= now. Returns how many. (exclusive) */

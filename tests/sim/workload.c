@@ -95,8 +95,9 @@ static const char *const nodes[] = { "cluster1-01", "cluster1-02" };
 
 /* The variable parts of one job, all from its own seed. */
 struct job_vars {
-	char volume[32], snapshot[64], node[16];
-	const char *svm_name, *svm_uuid;
+	char volume[32], snapshot[64];
+	const char *node_name, *svm_name;
+	unsigned svm, node;
 };
 
 static void job_vars(const struct sim_workload *w, uint64_t seed, struct job_vars *v)
@@ -106,9 +107,10 @@ static void job_vars(const struct sim_workload *w, uint64_t seed, struct job_var
 	snprintf(v->volume, sizeof(v->volume), "vol%ld", rand_range(&st, 1, 400));
 	snprintf(v->snapshot, sizeof(v->snapshot), "daily.2026-%02ld-%02ld_0010",
 		 rand_range(&st, 1, 12), rand_range(&st, 1, 28));
-	snprintf(v->node, sizeof(v->node), "%s", nodes[sim_rand(&st) % 2]);
+	v->node = (unsigned)(sim_rand(&st) % 2);
+	v->node_name = nodes[v->node];
+	v->svm = svm;
 	v->svm_name = w->svm_name[svm];
-	v->svm_uuid = w->svm_uuid[svm];
 }
 
 /* Expand %U %V %N %S %n in fmt. Returns a malloc'd string or NULL. */
@@ -130,7 +132,7 @@ static char *expand(const char *fmt, const struct job_vars *v, uint64_t *st)
 		case 'V': fputs(v->volume, out); break;
 		case 'N': fputs(v->snapshot, out); break;
 		case 'S': fputs(v->svm_name, out); break;
-		case 'n': fputs(v->node, out); break;
+		case 'n': fputs(v->node_name, out); break;
 		default: fputc('%', out); fputc(*p, out); break;
 		}
 	}
@@ -282,26 +284,11 @@ static struct sim_job *make_job(struct sim *s, int64_t start, int64_t now)
 		rc = job_set_state(j, JOB_QUEUED, "Queued", 0, 0, s->cfg.utc_offset);
 	if (!rc)
 		rc = job_set_time(j, "start_time", start, s->cfg.utc_offset);
-	if (!rc && t->svm) {
-		json_object *svm = json_object_new_object();
-		rc = svm ? 0 : -ENOMEM;
-		if (!rc)
-			rc = add(j->rec, "svm", svm);
-		if (!rc)
-			rc = add(svm, "name", json_object_new_string(v.svm_name));
-		if (!rc)
-			rc = add(svm, "uuid", json_object_new_string(v.svm_uuid));
-		if (!rc)
-			rc = add(svm, "_links", href("/api/svm/svms/", v.svm_uuid));
-	}
-	if (!rc && seed % 3 != 0) { /* node: newer releases */
-		json_object *node = json_object_new_object();
-		rc = node ? add(j->rec, "node", node) : -ENOMEM;
-		if (!rc)
-			rc = add(node, "name", json_object_new_string(v.node));
-	}
-	if (!rc)
-		rc = add(j->rec, "_links", href("/api/cluster/jobs/", uuid));
+	/* svm and node objects are shared between jobs (see store.h). */
+	if (!rc && t->svm)
+		rc = add(j->rec, "svm", json_object_get(w->svm[v.svm]));
+	if (!rc && seed % 3 != 0) /* node: newer releases */
+		rc = add(j->rec, "node", json_object_get(w->node[v.node]));
 	if (!rc)
 		rc = job_canonical_order(j->rec);
 	if (!rc)
@@ -323,8 +310,19 @@ int workload_init(struct sim *s)
 	w->rng = s->cfg.seed;
 	w->rate = s->cfg.rate;
 	for (int i = 0; i < 3; i++) {
+		char uuid[37];
 		snprintf(w->svm_name[i], sizeof(w->svm_name[i]), "%s", svms[i]);
-		sim_uuid(&w->rng, w->svm_uuid[i]);
+		sim_uuid(&w->rng, uuid);
+		json_object *svm = w->svm[i] = json_object_new_object();
+		if (!svm || add(svm, "name", json_object_new_string(svms[i])) ||
+		    add(svm, "uuid", json_object_new_string(uuid)) ||
+		    add(svm, "_links", href("/api/svm/svms/", uuid)))
+			return -ENOMEM;
+	}
+	for (int i = 0; i < 2; i++) {
+		json_object *node = w->node[i] = json_object_new_object();
+		if (!node || add(node, "name", json_object_new_string(nodes[i])))
+			return -ENOMEM;
 	}
 	if (pthread_mutex_init(&w->wake_lock, NULL) || pthread_cond_init(&w->wake, NULL))
 		return -ENOMEM;
@@ -337,13 +335,12 @@ int workload_init(struct sim *s)
 		struct sim_job *j = make_job(s, start, now);
 		if (!j)
 			return -ENOMEM;
-		int rc = store_insert(&s->store, j);
-		if (rc) {
-			job_free(j); /* -EEXIST: a uuid collision, vanishingly rare */
-			if (rc != -EEXIST)
-				return rc;
+		if (store_append(&s->store, j)) {
+			job_free(j);
+			return -ENOMEM;
 		}
 	}
+	store_sort(&s->store); /* after the fixture's jobs too */
 	return 0;
 }
 
@@ -443,8 +440,23 @@ void workload_stop(struct sim *s)
 
 void workload_destroy(struct sim *s)
 {
+	for (int i = 0; i < 3; i++)
+		json_object_put(s->workload.svm[i]);
+	for (int i = 0; i < 2; i++)
+		json_object_put(s->workload.node[i]);
 	pthread_cond_destroy(&s->workload.wake);
 	pthread_mutex_destroy(&s->workload.wake_lock);
+}
+
+void workload_job_support(const char *description, bool *can_pause, bool *can_cancel)
+{
+	*can_pause = *can_cancel = true;
+	for (size_t i = 0; i < N_TEMPLATES; i++) {
+		if (strcmp(templates[i].description, description) == 0) {
+			*can_pause = templates[i].can_pause;
+			*can_cancel = templates[i].can_cancel;
+		}
+	}
 }
 
 long workload_action(struct sim *s, struct sim_job *j, const char *action,

@@ -18,7 +18,8 @@ struct sim_workload {
 	bool paused;           /* no arrivals, no transitions */
 	double next_arrival;   /* sim time of the next new job */
 	char svm_name[3][16];
-	char svm_uuid[3][37];
+	struct json_object *svm[3];  /* shared svm objects: {name, uuid, _links} */
+	struct json_object *node[2]; /* shared node objects: {name} */
 
 	/* The ticker thread; wake_lock guards nothing but the wait on wake. */
 	pthread_t ticker;
@@ -43,6 +44,10 @@ void workload_destroy(struct sim *s);
 /* Create arrivals due, move planned jobs to their state at the sim's now, expire
  * finished jobs. Takes the store's write lock. */
 void workload_advance(struct sim *s);
+
+/* Which actions a job of this description supports, as the workload's own jobs of
+ * that kind do ("Vol Move": both, "PATCH /api/cluster": neither); any other: both. */
+void workload_job_support(const char *description, bool *can_pause, bool *can_cancel);
 
 /* PATCH action on j (caller holds the store's write lock). 0 on success, else the
  * cluster's error code (458762, 458771, 458776, 458783, 458784) and *message. */
