@@ -1,13 +1,15 @@
 /* ontap-sim's query language (see simq.h): filters, order_by and fields of
  * GET /api/cluster/jobs, evaluated on json-c job records.
  *
- * Case: the vendor's REST documentation (docs.netapp.com, ontap-automation "Input
- * variables", and the REST API reference's "Getting started" page) lists the operators
- * but says nothing about letter case. ONTAP evaluates REST queries with the same query
- * engine as its CLI, where `volume show -volume VOL*` finds vol1: string matching is
- * case-insensitive. So here every string operation (=, *, <, >, .., literals) folds
- * ASCII letters; bytes >= 0x80 compare as they are. order_by compares strings the same
- * way: "Success" and "success" tie, and like every tie fall back to uuid order.
+ * Case: the vendor's REST documentation (docs.netapp.com: ontap-automation "Input
+ * variables", the REST API reference's "Getting started", the CLI's "query operators"
+ * page) lists the operators but never says whether matching folds letter case.
+ * Decision: it does. REST queries go through the same query layer as the CLI, which
+ * matches names regardless of case as far as we know (not verified on a live
+ * cluster), and an admin who types state=Failure means the failed jobs. Every string
+ * operation (=, *, <, >, .., literals) folds ASCII letters; bytes >= 0x80 compare as
+ * they are. order_by compares strings the same way: "Success" and "success" tie, and
+ * like every tie fall back to uuid order. fold() is the one place to change this.
  *
  * Semantics decided where the documentation is silent:
  * - A query is alternatives separated by '|'; a record matches when any value of the
@@ -22,7 +24,10 @@
  * Speed: simq_filter_compile does all parsing and allocation; simq_filter_match walks
  * the record with json-c lookups and compares in place (no allocation, no copies, no
  * json-c call that formats or caches text inside a shared object), so it is safe on
- * records that other threads read at the same time. */
+ * records that other threads read at the same time. Walking json-c objects costs
+ * several scattered memory reads per field, so for bulk work a server keeps a
+ * simq_row per record (all values typed, in one allocation) and matches and sorts
+ * those: same answers, a fraction of the memory traffic. */
 #include "simq.h"
 
 #include <errno.h>
@@ -61,14 +66,47 @@ static const struct simq_field schema[] = {
 	{ "svm.uuid", SIMQ_STRING },
 };
 
+#define NFIELDS (sizeof(schema) / sizeof(schema[0]))
+
+/* A dotted path, split: "svm.name" is { 2, { "svm", "name" } }. */
+struct path {
+	size_t n;
+	const char *seg[SIMQ_MAX_DEPTH];
+};
+
+/* schema[k]'s path, split (the row/record equivalence tests cover every entry). */
+static const struct path schema_paths[NFIELDS] = {
+	{ 1, { "uuid" } },
+	{ 1, { "description" } },
+	{ 1, { "state" } },
+	{ 1, { "message" } },
+	{ 1, { "code" } },
+	{ 1, { "start_time" } },
+	{ 1, { "end_time" } },
+	{ 2, { "error", "code" } },
+	{ 2, { "error", "message" } },
+	{ 2, { "error", "target" } },
+	{ 3, { "error", "arguments", "code" } },
+	{ 3, { "error", "arguments", "message" } },
+	{ 2, { "node", "name" } },
+	{ 2, { "node", "uuid" } },
+	{ 2, { "svm", "name" } },
+	{ 2, { "svm", "uuid" } },
+};
+
 const struct simq_field *simq_field_find(const char *path)
 {
 	if (!path)
 		return NULL;
-	for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++)
+	for (size_t i = 0; i < NFIELDS; i++)
 		if (strcmp(schema[i].path, path) == 0)
 			return &schema[i];
 	return NULL;
+}
+
+static const struct path *field_path(const struct simq_field *f)
+{
+	return &schema_paths[f - schema];
 }
 
 /* ------------------------------------------------------------------------------ */
@@ -316,14 +354,6 @@ static int cmp_num(bool a_int, int64_t ai, double ad, bool b_int, int64_t bi, do
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* ------------------------------------------------------------------------------ */
-/* Dotted paths                                                                     */
-
-struct path {
-	size_t n;
-	const char *seg[SIMQ_MAX_DEPTH];
-};
-
 /* Split the NUL-terminated buf in place at dots. False when empty segments or too
  * deep. */
 static bool path_split(char *buf, struct path *p)
@@ -364,10 +394,10 @@ struct term {
 
 struct simq_filter {
 	const struct simq_field *field;
-	struct path path;
+	const struct path *path;
 	unsigned need;	 /* NEED_*: what the terms read of each value */
 	size_t nterms;
-	char *buf;	 /* the path's segments and every operand's text */
+	char *buf;	 /* every operand's text */
 	struct term terms[];
 };
 
@@ -500,7 +530,7 @@ int simq_filter_compile(const char *field, const char *query, struct simq_filter
 	if (!query)
 		query = "";
 
-	size_t qlen = strlen(query), flen = strlen(fd->path);
+	size_t qlen = strlen(query);
 	size_t maxterms = 1;
 	for (size_t i = 0; i < qlen; i++)
 		maxterms += query[i] == '|';
@@ -508,19 +538,15 @@ int simq_filter_compile(const char *field, const char *query, struct simq_filter
 	struct simq_filter *f = calloc(1, sizeof(*f) + maxterms * sizeof(f->terms[0]));
 	if (!f)
 		return fail_nomem(err);
-	/* path + NUL, then each operand's text + NUL: at most qlen + 2 per term. */
-	f->buf = malloc(flen + 1 + qlen + 2 * maxterms);
+	/* Each operand's text + NUL: a term's operands take at most its length + 2. */
+	f->buf = malloc(qlen + 2 * maxterms);
 	if (!f->buf) {
 		free(f);
 		return fail_nomem(err);
 	}
 	f->field = fd;
-	memcpy(f->buf, fd->path, flen + 1);
-	if (!path_split(f->buf, &f->path)) {
-		simq_filter_free(f);
-		return fail_unexpected(err, field);
-	}
-	char *cursor = f->buf + flen + 1;
+	f->path = field_path(fd);
+	char *cursor = f->buf;
 
 	size_t pos = 0;
 	for (;;) {
@@ -657,11 +683,11 @@ static bool node_match(const struct simq_filter *f, json_object *node, size_t de
 				return true;
 		return false;
 	}
-	if (depth == f->path.n)
+	if (depth == f->path->n)
 		return value_match(f, node);
 	json_object *child = NULL;
 	if (node && json_object_is_type(node, json_type_object))
-		json_object_object_get_ex(node, f->path.seg[depth], &child);
+		json_object_object_get_ex(node, f->path->seg[depth], &child);
 	return node_match(f, child, depth + 1);
 }
 
@@ -683,13 +709,11 @@ void simq_filter_free(struct simq_filter *f)
 
 struct order_key {
 	const struct simq_field *field;
-	struct path path;
 	bool desc;
 };
 
 struct simq_order {
 	size_t n;
-	char *buf; /* the keys' path segments */
 	struct order_key keys[];
 };
 
@@ -708,6 +732,31 @@ static void trim(const char **s, size_t *len)
 		(*len)--;
 }
 
+/* One item of order_by: "field", then optionally blanks and asc|desc. item is
+ * trimmed and NUL-terminated; the field name is cut out of it in place. */
+static int order_key_parse(char *item, const char *order_by, struct order_key *k,
+			   struct simq_error *err)
+{
+	size_t itemlen = strlen(item), namelen = 0;
+	while (namelen < itemlen && !is_space(item[namelen]))
+		namelen++;
+	const char *dir = item + namelen;
+	size_t dirlen = itemlen - namelen;
+	trim(&dir, &dirlen);
+	if (dirlen == 0 || (dirlen == 3 && strncasecmp(dir, "asc", 3) == 0)) {
+		k->desc = false;
+	} else if (dirlen == 4 && strncasecmp(dir, "desc", 4) == 0) {
+		k->desc = true;
+	} else {
+		return fail_invalid(err, "order_by", order_by, strlen(order_by));
+	}
+	item[namelen] = '\0';
+	k->field = simq_field_find(item);
+	if (!k->field)
+		return fail_unexpected(err, item);
+	return 0;
+}
+
 int simq_order_parse(const char *order_by, struct simq_order **out, struct simq_error *err)
 {
 	*out = NULL;
@@ -718,63 +767,40 @@ int simq_order_parse(const char *order_by, struct simq_order **out, struct simq_
 		maxkeys += order_by[i] == ',';
 
 	struct simq_order *o = calloc(1, sizeof(*o) + maxkeys * sizeof(o->keys[0]));
-	if (!o)
-		return fail_nomem(err);
-	o->buf = malloc(len + maxkeys + 1);
-	if (!o->buf) {
+	char *copy = strdup(order_by);
+	if (!o || !copy) {
 		free(o);
+		free(copy);
 		return fail_nomem(err);
 	}
-	char *cursor = o->buf;
 	int rc = 0;
-	const char *all = order_by;
+	const char *all = copy;
 	size_t alllen = len;
 	trim(&all, &alllen);
 	if (alllen == 0)
 		goto out; /* "" or blanks: no keys, uuid order */
-	for (const char *s = order_by;;) {
-		const char *comma = strchr(s, ',');
-		size_t itemlen = comma ? (size_t)(comma - s) : strlen(s);
+	for (char *s = copy;;) {
+		char *comma = strchr(s, ',');
+		if (comma)
+			*comma = '\0';
 		const char *item = s;
+		size_t itemlen = strlen(s);
 		trim(&item, &itemlen);
 		if (itemlen == 0) { /* "a,,b", "a," */
 			rc = fail_invalid(err, "order_by", order_by, len);
 			goto out;
 		}
-		/* "field", then optionally blanks and asc|desc. */
-		size_t namelen = 0;
-		while (namelen < itemlen && !is_space(item[namelen]))
-			namelen++;
-		const char *dir = item + namelen;
-		size_t dirlen = itemlen - namelen;
-		trim(&dir, &dirlen);
-		struct order_key *k = &o->keys[o->n];
-		memcpy(cursor, item, namelen);
-		cursor[namelen] = '\0';
-		k->field = simq_field_find(cursor);
-		if (!k->field) {
-			rc = fail_unexpected(err, cursor);
+		s[(size_t)(item - s) + itemlen] = '\0';
+		rc = order_key_parse(s + (item - s), order_by, &o->keys[o->n], err);
+		if (rc)
 			goto out;
-		}
-		if (dirlen == 0 || (dirlen == 3 && strncasecmp(dir, "asc", 3) == 0)) {
-			k->desc = false;
-		} else if (dirlen == 4 && strncasecmp(dir, "desc", 4) == 0) {
-			k->desc = true;
-		} else {
-			rc = fail_invalid(err, "order_by", item, itemlen);
-			goto out;
-		}
-		if (!path_split(cursor, &k->path)) {
-			rc = fail_unexpected(err, k->field->path);
-			goto out;
-		}
-		cursor += namelen + 1;
 		o->n++;
 		if (!comma)
 			break;
 		s = comma + 1;
 	}
 out:
+	free(copy);
 	if (rc) {
 		simq_order_free(o);
 		return rc;
@@ -845,26 +871,22 @@ int simq_order_compare(const struct simq_order *o, json_object *a, json_object *
 		const struct order_key *k = &o->keys[i];
 		char bufa[SIMQ_NUM_BUF], bufb[SIMQ_NUM_BUF];
 		struct leaf la, lb;
-		leaf_read(first_value(a, &k->path), k->field->type, NEED_EPOCH, &la, bufa);
-		leaf_read(first_value(b, &k->path), k->field->type, NEED_EPOCH, &lb, bufb);
+		leaf_read(first_value(a, field_path(k->field)), k->field->type, NEED_EPOCH, &la, bufa);
+		leaf_read(first_value(b, field_path(k->field)), k->field->type, NEED_EPOCH, &lb, bufb);
 		int c = key_compare(k, &la, &lb);
 		if (c)
 			return c;
 	}
-	/* Ties by uuid, read as any string field is ("" when it is not there). */
-	static const struct path uuid_path = { 1, { "uuid" } };
+	/* Ties by uuid (schema[0]), read as any string field is ("" when unset). */
 	char bufa[SIMQ_NUM_BUF], bufb[SIMQ_NUM_BUF];
 	struct leaf ua, ub;
-	leaf_read(first_value(a, &uuid_path), SIMQ_STRING, 0, &ua, bufa);
-	leaf_read(first_value(b, &uuid_path), SIMQ_STRING, 0, &ub, bufb);
+	leaf_read(first_value(a, &schema_paths[0]), SIMQ_STRING, 0, &ua, bufa);
+	leaf_read(first_value(b, &schema_paths[0]), SIMQ_STRING, 0, &ub, bufb);
 	return uuid_compare(ua.kind == LEAF_OK ? ua.text : "", ub.kind == LEAF_OK ? ub.text : "");
 }
 
 void simq_order_free(struct simq_order *o)
 {
-	if (!o)
-		return;
-	free(o->buf);
 	free(o);
 }
 
@@ -1078,28 +1100,6 @@ void simq_fields_free(struct simq_fields *fs)
 
 /* ------------------------------------------------------------------------------ */
 /* Rows: a record's values, extracted once                                          */
-
-#define NFIELDS (sizeof(schema) / sizeof(schema[0]))
-
-/* schema[k]'s path, split (the row matcher's equivalence tests cover every entry). */
-static const struct path schema_paths[NFIELDS] = {
-	{ 1, { "uuid" } },
-	{ 1, { "description" } },
-	{ 1, { "state" } },
-	{ 1, { "message" } },
-	{ 1, { "code" } },
-	{ 1, { "start_time" } },
-	{ 1, { "end_time" } },
-	{ 2, { "error", "code" } },
-	{ 2, { "error", "message" } },
-	{ 2, { "error", "target" } },
-	{ 3, { "error", "arguments", "code" } },
-	{ 3, { "error", "arguments", "message" } },
-	{ 2, { "node", "name" } },
-	{ 2, { "node", "uuid" } },
-	{ 2, { "svm", "name" } },
-	{ 2, { "svm", "uuid" } },
-};
 
 /* One value of a field, as leaf_read saw it; its text in the row's text area. */
 struct rval {
