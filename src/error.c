@@ -2,8 +2,8 @@
  *
  * Every text that lands in a struct jfs_error comes from the cluster's body or the
  * transport, so it is treated as hostile: control bytes become spaces (one log line
- * stays one line), and a text too long for its field is cut on a UTF-8 character
- * boundary and marked with "...". Nothing here allocates except the JSON parse of an
+ * stays one line), bytes that are not UTF-8 become '?', and a text too long for its
+ * field is cut between characters and marked with "...". Nothing here allocates except the JSON parse of an
  * error body. */
 #include "jobsfs/error.h"
 
@@ -23,41 +23,64 @@
 
 static const char ellipsis[] = "...";
 
-/* The length of the longest prefix of s[0..n) that does not end inside a UTF-8
- * sequence: back up over continuation bytes (10xxxxxx) to the lead byte, and drop it
- * too when its sequence would not fit. */
-static size_t utf8_cut(const char *s, size_t n, size_t full)
+/* The length of the well-formed UTF-8 sequence at s (avail bytes readable), or 0 when
+ * s does not start one (stray continuation byte, overlong lead, cut sequence). */
+static size_t utf8_sequence(const unsigned char *s, size_t avail)
 {
-	if (n >= full)
-		return full;
-	size_t cut = n;
-	while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-		cut--;
-	return cut;
+	unsigned char c = s[0];
+	size_t n = c < 0x80		   ? 1
+		   : c >= 0xC2 && c <= 0xDF ? 2
+		   : (c & 0xF0) == 0xE0	   ? 3
+		   : c >= 0xF0 && c <= 0xF4 ? 4
+					   : 0;
+	if (n == 0 || n > avail)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
 }
 
-/* Copy len bytes of src into dst (size bytes, size >= 1), NUL-terminated. Control
- * bytes become spaces; a text that does not fit is cut on a character boundary and
+/* Copy len bytes of src into dst (size bytes, size >= 1) as clean text, NUL-terminated:
+ * control bytes become spaces and bytes that are not UTF-8 become '?', so a log line
+ * stays one readable line. A text that does not fit is cut between characters and
  * ends in "..." (when dst has room for it). Returns true when the text was cut. */
 static bool copy_text(char *dst, size_t size, const char *src, size_t len)
 {
-	size_t n = len;
-	bool truncated = false;
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0, i = 0;
 
-	if (n > size - 1) {
-		size_t keep = size > sizeof(ellipsis) ? size - sizeof(ellipsis) : size - 1;
-		n = utf8_cut(src, keep, len);
-		truncated = true;
+	while (i < len) {
+		size_t n = utf8_sequence(s + i, len - i);
+		if (o + (n ? n : 1) > size - 1)
+			break;
+		if (n == 0) {
+			dst[o++] = '?';
+			n = 1;
+		} else if (n == 1 && (s[i] < 0x20 || s[i] == 0x7f)) {
+			dst[o++] = ' ';
+		} else {
+			memcpy(dst + o, s + i, n);
+			o += n;
+		}
+		i += n;
 	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	if (i == len) {
+		dst[o] = '\0';
+		return false;
 	}
-	if (truncated && size > sizeof(ellipsis))
-		memcpy(dst + n, ellipsis, sizeof(ellipsis));
-	else
-		dst[n] = '\0';
-	return truncated;
+	if (size > sizeof(ellipsis)) {
+		/* Make room for the mark, backing up to a character boundary (dst holds
+		 * only whole sequences, so a lead byte is one). */
+		while (o > size - sizeof(ellipsis))
+			o--;
+		while (o > 0 && ((unsigned char)dst[o] & 0xC0) == 0x80)
+			o--;
+		memcpy(dst + o, ellipsis, sizeof(ellipsis));
+	} else {
+		dst[o] = '\0';
+	}
+	return true;
 }
 
 #define COPY_FIELD(field, src, len) copy_text((field), sizeof(field), (src), (len))

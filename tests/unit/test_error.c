@@ -198,6 +198,64 @@ START_TEST(body_huge_hostile_message)
 	ck_assert_str_eq(e.target, "t ");
 	ck_assert_uint_eq(strlen(e.code), sizeof(e.code) - 1);
 	ck_assert_str_eq(e.code + strlen(e.code) - 3, "...");
+
+	/* Bytes that are not UTF-8 become '?'; whole characters stay. */
+	jfs_error_clear(&e);
+	ck_assert_int_eq(parse("{\"error\":{\"message\":\"a\x80" "b\xc3\xa9\xe2\x82 \xf8!\"}}", &e), 0);
+	ck_assert_str_eq(e.message, "a?b\xc3\xa9?? ?!");
+}
+END_TEST
+
+START_TEST(body_mutations)
+{
+	/* A deterministic little fuzz: flip, drop and insert bytes of real-shaped bodies.
+	 * Whatever comes, the answer is 0 or -EINVAL and the fields stay clean text. */
+	static const char *const seeds[] = {
+		"{\"error\":{\"message\":\"Unexpected argument \\\"foo\\\".\",\"code\":"
+		"\"262179\",\"target\":\"foo\"}}",
+		"{\"error\":{\"message\":\"m\",\"code\":\"4\",\"arguments\":[{\"code\":"
+		"\"1\",\"message\":\"caf\xc3\xa9 \\u00e9\"}]}}",
+	};
+	static const char pool[] = "{}[]\",:\\u0 \x80\xc3\xff\n";
+	unsigned long long x = 88172645463325252ULL; /* xorshift64 */
+	for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
+		size_t n = strlen(seeds[s]);
+		for (int round = 0; round < 20000; round++) {
+			char buf[512];
+			memcpy(buf, seeds[s], n);
+			size_t len = n;
+			int edits = 1 + round % 4;
+			for (int k = 0; k < edits; k++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				size_t at = (size_t)(x >> 8) % len;
+				char c = pool[(x >> 40) % (sizeof(pool) - 1)];
+				switch (x % 3) {
+				case 0:
+					buf[at] = c;
+					break;
+				case 1:
+					if (len > 1) {
+						memmove(buf + at, buf + at + 1, len - at - 1);
+						len--;
+					}
+					break;
+				default:
+					if (len + 1 < sizeof(buf)) {
+						memmove(buf + at + 1, buf + at, len - at);
+						buf[at] = c;
+						len++;
+					}
+				}
+			}
+			struct jfs_error e;
+			jfs_error_clear(&e);
+			int rc = jfs_ontap_error_parse(buf, len, &e);
+			ck_assert(rc == 0 || rc == -EINVAL);
+			ck_assert(clean_text(e.code));
+			ck_assert(clean_text(e.target));
+			ck_assert(clean_text(e.message));
+		}
+	}
 }
 END_TEST
 
@@ -342,6 +400,7 @@ int main(void)
 	tcase_add_test(tc, body_code_as_number);
 	tcase_add_test(tc, body_garbage);
 	tcase_add_test(tc, body_huge_hostile_message);
+	tcase_add_test(tc, body_mutations);
 	tcase_add_test(tc, errno_mapping);
 	tcase_add_test(tc, set_and_format);
 	tcase_add_test(tc, format_truncates_safely);
