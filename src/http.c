@@ -828,7 +828,8 @@ static int attempt(struct jfs_http *http, struct pooled *p, const char *url, con
 		*status = 0;
 	}
 	/* A reused connection: no new one and yet the server was reached. */
-	if (connects == 0 && (rc == CURLE_OK || *f == F_RESET || *f == F_TOO_LARGE))
+	bool reused = connects == 0 && (rc == CURLE_OK || *f == F_RESET || *f == F_TOO_LARGE);
+	if (reused)
 		COUNT(http, reused, 1);
 
 	switch (*f) {
@@ -857,7 +858,7 @@ static int attempt(struct jfs_http *http, struct pooled *p, const char *url, con
 			*retry_after_s = ra > 86400 ? 86400 : (long)ra;
 	}
 	jfs_debug("GET %s -> %ld, %zu bytes, %.1f ms%s%s%s", path, *status, t->len,
-		  (double)total_us / 1000.0, connects == 0 ? ", reused" : "",
+		  (double)total_us / 1000.0, reused ? ", reused" : "",
 		  ret ? ": " : "", ret ? e->message : "");
 	return ret;
 }
@@ -874,6 +875,9 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		 struct jfs_error *e)
 {
 	struct jfs_error local;
+	/* Attempts write here; e gets it only when the request fails, so an attempt
+	 * that failed before a retry succeeded leaves no error behind. */
+	struct jfs_error failure;
 	struct pooled *p;
 	CURLcode crc;
 	char *url;
@@ -912,13 +916,15 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 			if (left < timeout_ms)
 				timeout_ms = left > MIN_ATTEMPT_MS ? (long)left : MIN_ATTEMPT_MS;
 		}
-		ret = attempt(http, p, url, path, timeout_ms, &t, &status, &retry_after_s, &f, e);
+		jfs_error_clear(&failure);
+		ret = attempt(http, p, url, path, timeout_ms, &t, &status, &retry_after_s, &f,
+			      &failure);
 		if (!deadline)
 			deadline = mono_ms() + http->retry_budget_ms;
 
 		if (ret == 0) {
 			if (!t.buf && !(t.buf = calloc(1, 1))) {
-				ret = jfs_error_set(e, ENOMEM, "out of memory");
+				ret = jfs_error_set(&failure, ENOMEM, "out of memory");
 				break;
 			}
 			resp->status = status;
@@ -958,7 +964,9 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 	pool_give(http, p);
 	free(url);
 
-	if (ret < 0)
+	if (ret < 0) {
+		*e = failure;
 		jfs_error_set_request(e, "GET", path);
+	}
 	return ret;
 }

@@ -372,6 +372,7 @@ START_TEST(broken_answers)
 	sim_faults(&shared, "truncate*1");
 	ck_assert_int_eq(jfs_client_list(c, NULL, &list, &e), 0);
 	ck_assert_uint_eq(list.n, NJOBS);
+	ck_assert_int_eq(e.err, 0);
 	jfs_job_list_free(&list);
 
 	/* Always cut: EIO once the retries are spent. */

@@ -396,6 +396,9 @@ START_TEST(reset_retried)
 	sim_faults(&shared, "reset*1");
 	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=2", &resp, &e), 0);
 	ck_assert_int_eq(resp.status, 200);
+	/* The failed attempt leaves no error behind a request that succeeded. */
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_str_eq(e.message, "");
 	jfs_http_response_free(&resp);
 	jfs_http_counters_get(http, &c);
 	ck_assert_uint_eq(c.retries, 1);
@@ -526,7 +529,7 @@ END_TEST
 
 static void skew_case(const char *skew, int64_t want)
 {
-	const char *const args[] = { "--clock-skew", skew, NULL };
+	const char *const args[] = { "--jobs", "3", "--clock-skew", skew, NULL };
 	struct sim s;
 	ck_assert_int_eq(sim_start(&s, args), 0);
 	struct jfs_http *http = http_for(s.url);
@@ -565,7 +568,8 @@ START_TEST(basic_auth)
 	snprintf(pwfile, sizeof(pwfile), "%s/pw", dir);
 	write_file(pwfile, "r1ght-pw\n", 0600);
 
-	const char *const args[] = { "--user", "admin", "--password-file", pwfile, NULL };
+	const char *const args[] = { "--jobs", "3", "--user", "admin", "--password-file", pwfile,
+				     NULL };
 	struct sim s;
 	ck_assert_int_eq(sim_start(&s, args), 0);
 
@@ -632,7 +636,7 @@ START_TEST(tls_verification)
 		fprintf(stderr, "tls_verification: openssl could not make a certificate\n");
 		return; /* nothing to test with */
 	}
-	const char *const args[] = { "--tls-cert", cert, "--tls-key", key, NULL };
+	const char *const args[] = { "--jobs", "3", "--tls-cert", cert, "--tls-key", key, NULL };
 	struct sim s;
 	ck_assert_int_eq(sim_start(&s, args), 0);
 	ck_assert_msg(strncmp(s.url, "https://", 8) == 0, "url %s", s.url);
