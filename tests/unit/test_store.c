@@ -1,0 +1,658 @@
+/* The store (src/store.c) against ontap-sim: what each question costs in requests,
+ * read from the simulator's own counters. Listings fill the job cache; ttl, expiry and
+ * negative entries; concurrent misses share one request; changes show after ttl;
+ * the memory cap. The store's clock is injected (real time plus an offset the test
+ * moves), so nothing here waits for ttl or expiry to pass. */
+#include "jobsfs/store.h"
+
+#include <check.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check_helpers.h"
+#include "jobsfs/client.h"
+#include "jobsfs/error.h"
+#include "jobsfs/job.h"
+#include "jobsfs/query.h"
+
+#define PAGE 7
+#define TTL 1.0		/* seconds */
+#define EXPIRY 60	/* seconds, as the simulator is started */
+#define GET_ONE "GET /api/cluster/jobs/{uuid}"
+#define GET_LIST "GET /api/cluster/jobs"
+
+/* ---- the injected clock --------------------------------------------------------- */
+
+static int64_t clock_offset_ms; /* atomic: moved by the test thread, read by any */
+
+static int64_t test_clock(void *arg)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	       __atomic_load_n(&clock_offset_ms, __ATOMIC_ACQUIRE);
+}
+
+static void advance_ms(int64_t ms)
+{
+	__atomic_add_fetch(&clock_offset_ms, ms, __ATOMIC_ACQ_REL);
+}
+
+/* ---- the simulator -------------------------------------------------------------- */
+
+static struct sim sim;
+
+static void sim_setup(void)
+{
+	static const char *const args[] = { "--jobs", "25", "--seed", "3", "--expiry", "60",
+					     NULL };
+	if (sim_start(&sim, args) != 0)
+		ck_abort_msg("ontap-sim did not start");
+	__atomic_store_n(&clock_offset_ms, 0, __ATOMIC_RELEASE);
+}
+
+static void sim_teardown(void)
+{
+	sim_stop(&sim);
+}
+
+static struct json_object *sim_json(const char *method, const char *path, const char *body,
+				    long want_status)
+{
+	char *resp = NULL;
+	long status = sim_request(&sim, method, path, body, &resp);
+	ck_assert_msg(status == want_status, "%s %s: HTTP %ld, wanted %ld: %s", method, path,
+		      status, want_status, resp ? resp : "");
+	struct json_object *root = json_tokener_parse(resp);
+	ck_assert_msg(root != NULL, "%s %s: not JSON: %s", method, path, resp);
+	free(resp);
+	return root;
+}
+
+/* Requests the simulator received on one endpoint since the last reset. */
+static long sim_count(const char *endpoint)
+{
+	struct json_object *root = sim_json("GET", "/_sim/counters", NULL, 200), *by, *n;
+	ck_assert(json_object_object_get_ex(root, "by_endpoint", &by));
+	long v = json_object_object_get_ex(by, endpoint, &n) ? (long)json_object_get_int64(n)
+							      : 0;
+	json_object_put(root);
+	return v;
+}
+
+static long sim_total(void)
+{
+	return sim_count(GET_LIST) + sim_count(GET_ONE);
+}
+
+static void sim_reset_counters(void)
+{
+	ck_assert_int_eq(sim_request(&sim, "POST", "/_sim/counters/reset", NULL, NULL), 204);
+}
+
+/* Create a job in the simulator; returns its uuid (malloc'd). */
+static char *sim_create(const char *state)
+{
+	char body[128];
+	snprintf(body, sizeof(body), "{\"state\":\"%s\",\"description\":\"store test\"}", state);
+	struct json_object *rec = sim_json("POST", "/_sim/jobs", body, 201), *u;
+	ck_assert(json_object_object_get_ex(rec, "uuid", &u));
+	char *uuid = strdup(json_object_get_string(u));
+	ck_assert_ptr_nonnull(uuid);
+	json_object_put(rec);
+	return uuid;
+}
+
+static void sim_set_state(const char *uuid, const char *state)
+{
+	char path[256], body[128];
+	snprintf(path, sizeof(path), "/_sim/jobs/%s", uuid);
+	snprintf(body, sizeof(body), "{\"state\":\"%s\",\"message\":\"now %s\"}", state, state);
+	json_object_put(sim_json("POST", path, body, 200));
+}
+
+static void sim_advance(int seconds)
+{
+	char body[64];
+	snprintf(body, sizeof(body), "{\"advance\":%d}", seconds);
+	json_object_put(sim_json("POST", "/_sim/clock", body, 200));
+}
+
+/* ---- the store under test ------------------------------------------------------- */
+
+struct fixture {
+	struct jfs_client *client;
+	struct jfs_store *store;
+};
+
+static void open_store(struct fixture *f, size_t mem_max)
+{
+	struct jfs_client_config cc = { .http = { .base_url = sim.url }, .page_size = PAGE };
+	struct jfs_store_config sc = {
+		.ttl = TTL, .expiry = EXPIRY, .mem_max = mem_max, .clock = test_clock,
+	};
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	ck_assert_msg(jfs_client_new(&cc, &f->client, &e) == 0, "client: %s", e.message);
+	ck_assert_int_eq(jfs_store_new(f->client, &sc, &f->store), 0);
+	sim_reset_counters();
+}
+
+static void close_store(struct fixture *f)
+{
+	jfs_store_free(f->store);
+	jfs_client_free(f->client);
+}
+
+static struct jfs_listing *list_ok(struct fixture *f, const struct jfs_query *q)
+{
+	struct jfs_listing *l = NULL;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	int rc = jfs_store_listing(f->store, q, &l, &e);
+	ck_assert_msg(rc == 0, "listing: %d %s", rc, e.message);
+	ck_assert_ptr_nonnull(l);
+	return l;
+}
+
+static struct jfs_job *job_ok(struct fixture *f, const char *uuid)
+{
+	struct jfs_job *job = NULL;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	int rc = jfs_store_job(f->store, uuid, &job, &e);
+	ck_assert_msg(rc == 0, "job %s: %d %s", uuid, rc, e.message);
+	ck_assert_str_eq(job->uuid, uuid);
+	return job;
+}
+
+static int job_err(struct fixture *f, const char *uuid)
+{
+	struct jfs_job *job = NULL;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	int rc = jfs_store_job(f->store, uuid, &job, &e);
+	ck_assert_ptr_null(job);
+	return rc;
+}
+
+static struct jfs_query *query_of(const char *segment)
+{
+	struct jfs_query *q = jfs_query_new();
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_msg(jfs_query_add_segment(q, segment, &e) == 0, "%s: %s", segment,
+		      e.message);
+	return q;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+START_TEST(listing_costs_one_request_per_page)
+{
+	struct fixture f;
+	open_store(&f, 0);
+	struct json_object *all = sim_json("GET", "/_sim/jobs", NULL, 200);
+	size_t n = json_object_array_length(json_object_object_get(all, "records"));
+	json_object_put(all);
+	sim_reset_counters();
+
+	struct jfs_listing *l = list_ok(&f, NULL);
+	ck_assert_uint_eq(l->n, n);
+	ck_assert_int_eq(sim_count(GET_LIST), (long)((n + PAGE - 1) / PAGE));
+	ck_assert_int_eq(sim_count(GET_ONE), 0);
+
+	/* Sorted by name for lookup; every job found by its name. */
+	for (size_t i = 1; i < l->n; i++)
+		ck_assert_int_lt(strcmp(l->by_name[i - 1]->name, l->by_name[i]->name), 0);
+	for (size_t i = 0; i < l->n; i++)
+		ck_assert_ptr_eq(jfs_listing_find(l, l->jobs[i]->name), l->jobs[i]);
+	ck_assert_ptr_null(jfs_listing_find(l, "no-such-name"));
+
+	/* Reading every job after a listing (cat of each state after ls -l): no request. */
+	long before = sim_total();
+	for (size_t i = 0; i < l->n; i++) {
+		struct jfs_job *job = job_ok(&f, l->jobs[i]->uuid);
+		ck_assert_ptr_eq(job, l->jobs[i]); /* the very record the listing brought */
+		jfs_job_unref(job);
+	}
+	ck_assert_int_eq(sim_total(), before);
+	struct jfs_store_counters c;
+	jfs_store_counters_get(f.store, &c);
+	ck_assert_uint_eq(c.job_hits, n);
+	ck_assert_uint_eq(c.job_misses, 0);
+	jfs_listing_unref(l);
+	close_store(&f);
+}
+END_TEST
+
+START_TEST(within_ttl_no_request)
+{
+	struct fixture f;
+	open_store(&f, 0);
+	struct jfs_listing *a = list_ok(&f, NULL);
+	long after_first = sim_total();
+	advance_ms((int64_t)(TTL * 1000) / 2);
+	struct jfs_listing *b = list_ok(&f, NULL);
+	ck_assert_ptr_eq(a, b); /* the same snapshot */
+	ck_assert_int_eq(sim_total(), after_first);
+	ck_assert_double_gt(jfs_store_listing_life(f.store, b), 0.0);
+	ck_assert_double_le(jfs_store_listing_life(f.store, b), TTL / 2 + 0.01);
+
+	/* Past ttl: fetched again, a new snapshot; the old one stays usable. */
+	advance_ms((int64_t)(TTL * 1000));
+	ck_assert_double_eq(jfs_store_listing_life(f.store, b), 0.0);
+	struct jfs_listing *c = list_ok(&f, NULL);
+	ck_assert_ptr_ne(c, a);
+	ck_assert_int_eq(sim_count(GET_LIST), 2 * after_first);
+	ck_assert_uint_eq(a->n, c->n);
+	jfs_listing_unref(a);
+	jfs_listing_unref(b);
+	jfs_listing_unref(c);
+	close_store(&f);
+}
+END_TEST
+
+START_TEST(finished_job_needs_no_refresh)
+{
+	struct fixture f;
+	char *uuid = sim_create("success");
+	open_store(&f, 0);
+	struct jfs_job *job = job_ok(&f, uuid);
+	ck_assert(jfs_job_is_terminal(job));
+	ck_assert_int_eq(sim_count(GET_ONE), 1);
+	/* Its life runs to end_time + expiry, far beyond ttl. */
+	double life = jfs_store_job_life(f.store, job);
+	ck_assert_double_gt(life, EXPIRY - 5);
+	ck_assert_double_le(life, EXPIRY + 1);
+	jfs_job_unref(job);
+
+	advance_ms(10 * (int64_t)(TTL * 1000));
+	job = job_ok(&f, uuid);
+	jfs_job_unref(job);
+	ck_assert_int_eq(sim_count(GET_ONE), 1);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
+START_TEST(active_job_refreshed_once_after_ttl)
+{
+	struct fixture f;
+	char *uuid = sim_create("running");
+	open_store(&f, 0);
+	struct jfs_job *job = job_ok(&f, uuid);
+	ck_assert_int_eq(job->state, JFS_JOB_RUNNING);
+	ck_assert_double_le(jfs_store_job_life(f.store, job), TTL);
+	jfs_job_unref(job);
+	ck_assert_int_eq(sim_count(GET_ONE), 1);
+
+	jfs_job_unref(job_ok(&f, uuid)); /* within ttl */
+	ck_assert_int_eq(sim_count(GET_ONE), 1);
+
+	advance_ms((int64_t)(TTL * 1000) + 10);
+	jfs_job_unref(job_ok(&f, uuid));
+	ck_assert_int_eq(sim_count(GET_ONE), 2);
+	jfs_job_unref(job_ok(&f, uuid)); /* fresh again */
+	ck_assert_int_eq(sim_count(GET_ONE), 2);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
+struct racer {
+	struct fixture *f;
+	const char *uuid;		/* a job, or NULL for the root listing */
+	pthread_barrier_t *start;
+	struct jfs_job *job;
+	struct jfs_listing *listing;
+	int rc;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	pthread_barrier_wait(r->start);
+	if (r->uuid)
+		r->rc = jfs_store_job(r->f->store, r->uuid, &r->job, &e);
+	else
+		r->rc = jfs_store_listing(r->f->store, NULL, &r->listing, &e);
+	return NULL;
+}
+
+static void run_racers(struct fixture *f, const char *uuid, struct racer *r, size_t n)
+{
+	pthread_t t[16];
+	pthread_barrier_t start;
+	ck_assert_int_eq(pthread_barrier_init(&start, NULL, (unsigned)n), 0);
+	for (size_t i = 0; i < n; i++) {
+		r[i] = (struct racer){ .f = f, .uuid = uuid, .start = &start };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for (size_t i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+}
+
+START_TEST(sixteen_threads_one_request)
+{
+	struct fixture f;
+	struct racer r[16];
+	struct jfs_store_counters c;
+	char *uuid = sim_create("running");
+	open_store(&f, 0);
+	/* A slow answer, so every thread misses while the first request is out. */
+	ck_assert_int_eq(sim_request(&sim, "POST", "/_sim/faults", "latency=400*1", NULL), 200);
+	run_racers(&f, uuid, r, 16);
+	for (size_t i = 0; i < 16; i++) {
+		ck_assert_int_eq(r[i].rc, 0);
+		ck_assert_ptr_eq(r[i].job, r[0].job);
+		jfs_job_unref(r[i].job);
+	}
+	ck_assert_int_eq(sim_count(GET_ONE), 1);
+	jfs_store_counters_get(f.store, &c);
+	ck_assert_uint_eq(c.job_misses, 1);
+	ck_assert_uint_eq(c.shared_waits + c.job_hits, 15);
+	ck_assert_uint_ge(c.shared_waits, 1);
+
+	/* The same for a listing: one walk over the pages, not sixteen. */
+	sim_reset_counters();
+	ck_assert_int_eq(sim_request(&sim, "POST", "/_sim/faults", "latency=400*1", NULL), 200);
+	run_racers(&f, NULL, r, 16);
+	size_t pages = (r[0].listing->n + PAGE - 1) / PAGE;
+	for (size_t i = 0; i < 16; i++) {
+		ck_assert_int_eq(r[i].rc, 0);
+		ck_assert_ptr_eq(r[i].listing, r[0].listing);
+		jfs_listing_unref(r[i].listing);
+	}
+	ck_assert_int_eq(sim_count(GET_LIST), (long)pages);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
+START_TEST(state_change_shows_after_ttl)
+{
+	struct fixture f;
+	char *uuid = sim_create("running");
+	open_store(&f, 0);
+	jfs_job_unref(job_ok(&f, uuid));
+	sim_set_state(uuid, "failure");
+
+	struct jfs_job *job = job_ok(&f, uuid); /* within ttl: what we had */
+	ck_assert_int_eq(job->state, JFS_JOB_RUNNING);
+	jfs_job_unref(job);
+
+	advance_ms((int64_t)(TTL * 1000) + 10);
+	job = job_ok(&f, uuid);
+	ck_assert_int_eq(job->state, JFS_JOB_FAILURE);
+	ck_assert_int_ne(job->end_time, 0);
+	jfs_job_unref(job);
+
+	/* The sweep tells who changed, once. */
+	char **uuids;
+	size_t n;
+	ck_assert_int_eq(jfs_store_sweep(f.store, &uuids, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(uuids[0], uuid);
+	jfs_store_uuids_free(uuids, n);
+	ck_assert_int_eq(jfs_store_sweep(f.store, &uuids, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(uuids);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
+START_TEST(listing_refresh_shows_change)
+{
+	struct fixture f;
+	char *uuid = sim_create("running");
+	open_store(&f, 0);
+	jfs_listing_unref(list_ok(&f, NULL));
+	sim_set_state(uuid, "success");
+	advance_ms((int64_t)(TTL * 1000) + 10);
+	jfs_listing_unref(list_ok(&f, NULL)); /* a fresher listing refreshes the job */
+	long before = sim_total();
+	struct jfs_job *job = job_ok(&f, uuid);
+	ck_assert_int_eq(job->state, JFS_JOB_SUCCESS);
+	ck_assert_int_eq(sim_total(), before);
+	jfs_job_unref(job);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
+START_TEST(expired_job_is_gone)
+{
+	struct fixture f;
+	char *uuid = sim_create("success");
+	open_store(&f, 0);
+	struct jfs_listing *l = list_ok(&f, NULL);
+	struct jfs_job *job = job_ok(&f, uuid);
+	ck_assert(!jfs_store_job_expired(f.store, job));
+
+	sim_advance(EXPIRY + 5);
+	advance_ms((EXPIRY + 5) * 1000);
+	ck_assert(jfs_store_job_expired(f.store, job));
+	ck_assert_double_eq(jfs_store_job_life(f.store, job), 0.0);
+	long before = sim_total();
+	/* Gone, though the old listing still holds it, and without asking. */
+	ck_assert_ptr_nonnull(jfs_listing_find(l, job->name));
+	ck_assert_int_eq(job_err(&f, uuid), -ENOENT);
+	ck_assert_int_eq(sim_total(), before);
+	jfs_job_unref(job); /* the reader's copy stayed valid until now */
+
+	char **uuids;
+	size_t n;
+	ck_assert_int_eq(jfs_store_sweep(f.store, &uuids, &n), 0);
+	bool seen = false;
+	for (size_t i = 0; i < n; i++)
+		seen |= strcmp(uuids[i], uuid) == 0;
+	ck_assert(seen);
+	jfs_store_uuids_free(uuids, n);
+
+	/* The simulator deleted it too: a fresh listing no longer has it. */
+	advance_ms((int64_t)(TTL * 1000) + 10);
+	struct jfs_listing *l2 = list_ok(&f, NULL);
+	for (size_t i = 0; i < l2->n; i++)
+		ck_assert_str_ne(l2->jobs[i]->uuid, uuid);
+	jfs_listing_unref(l2);
+	jfs_listing_unref(l);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
+START_TEST(negative_answers_cached_briefly)
+{
+	struct fixture f;
+	const char *ghost = "00000000-1111-2222-3333-444444444444";
+	open_store(&f, 0);
+	ck_assert_int_eq(job_err(&f, ghost), -ENOENT);
+	ck_assert_int_eq(sim_count(GET_ONE), 1);
+	ck_assert_int_eq(job_err(&f, ghost), -ENOENT);
+	ck_assert_int_eq(sim_count(GET_ONE), 1);
+
+	/* Once the negative entry lapses (min(1 s, ttl)), asked again. */
+	advance_ms(JFS_STORE_NEGATIVE_MAX_MS + 10);
+	ck_assert_int_eq(job_err(&f, ghost), -ENOENT);
+	ck_assert_int_eq(sim_count(GET_ONE), 2);
+
+	/* A job created a moment ago is found at once, by uuid. */
+	char *uuid = sim_create("queued");
+	struct jfs_job *job = job_ok(&f, uuid);
+	ck_assert_int_eq(job->state, JFS_JOB_QUEUED);
+	jfs_job_unref(job);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
+/* The uuids of the simulator's jobs, n of them at most. */
+static size_t sim_uuids(char **out, size_t max)
+{
+	struct json_object *all = sim_json("GET", "/_sim/jobs", NULL, 200), *recs, *u;
+	ck_assert(json_object_object_get_ex(all, "records", &recs));
+	size_t n = json_object_array_length(recs);
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++) {
+		ck_assert(json_object_object_get_ex(json_object_array_get_idx(recs, i), "uuid", &u));
+		out[i] = strdup(json_object_get_string(u));
+		ck_assert_ptr_nonnull(out[i]);
+	}
+	json_object_put(all);
+	return n;
+}
+
+START_TEST(memory_cap_evicts_least_recent)
+{
+	struct fixture f;
+	char *uuids[12];
+	size_t n = sim_uuids(uuids, 12);
+	ck_assert_uint_eq(n, 12);
+
+	/* Learn a job's size, then cap the store at about three jobs. */
+	open_store(&f, 0);
+	struct jfs_job *probe = job_ok(&f, uuids[0]);
+	size_t cap = probe->mem * 3 + probe->mem / 2;
+	jfs_job_unref(probe);
+	close_store(&f);
+
+	open_store(&f, cap);
+	struct jfs_job *held = job_ok(&f, uuids[0]); /* a reader keeps this one */
+	for (size_t i = 1; i < n; i++)
+		jfs_job_unref(job_ok(&f, uuids[i]));
+	struct jfs_store_counters c;
+	jfs_store_counters_get(f.store, &c);
+	ck_assert_uint_gt(c.evictions, 0);
+	ck_assert_uint_le(c.mem, cap + held->mem);
+	ck_assert_str_eq(held->uuid, uuids[0]); /* the reader's job is intact */
+	ck_assert_ptr_nonnull(jfs_node_child(&held->root, "uuid"));
+
+	/* The most recent is still cached; the oldest unheld one was dropped. */
+	long before = sim_count(GET_ONE);
+	jfs_job_unref(job_ok(&f, uuids[n - 1]));
+	ck_assert_int_eq(sim_count(GET_ONE), before);
+	jfs_job_unref(job_ok(&f, uuids[1]));
+	ck_assert_int_eq(sim_count(GET_ONE), before + 1);
+	jfs_job_unref(held);
+	close_store(&f);
+
+	/* Jobs a cached listing holds are not dropped: lookups after it stay free. */
+	open_store(&f, 1);
+	struct jfs_listing *l = list_ok(&f, NULL);
+	jfs_store_counters_get(f.store, &c);
+	ck_assert_uint_eq(c.evictions, 0);
+	before = sim_total();
+	for (size_t i = 0; i < l->n; i++)
+		jfs_job_unref(job_ok(&f, l->jobs[i]->uuid));
+	ck_assert_int_eq(sim_total(), before);
+	jfs_listing_unref(l);
+	close_store(&f);
+	for (size_t i = 0; i < n; i++)
+		free(uuids[i]);
+}
+END_TEST
+
+START_TEST(rejected_view_is_einval)
+{
+	struct fixture f;
+	struct jfs_listing *l = NULL;
+	struct jfs_error e;
+	struct jfs_query *q = query_of("bogus=1");
+	open_store(&f, 0);
+	jfs_error_clear(&e);
+	ck_assert_int_eq(jfs_store_listing(f.store, q, &l, &e), -EINVAL);
+	ck_assert_ptr_null(l);
+	ck_assert_int_eq(e.http_status, 400);
+	ck_assert_ptr_nonnull(strstr(e.message, "bogus"));
+	struct jfs_store_counters c;
+	jfs_store_counters_get(f.store, &c);
+	ck_assert_uint_eq(c.listings, 0); /* a failure leaves nothing behind */
+	jfs_query_free(q);
+	close_store(&f);
+}
+END_TEST
+
+START_TEST(views_are_keyed_by_query)
+{
+	struct fixture f;
+	struct jfs_query *failed = query_of("state=failure");
+	struct jfs_query *fields = query_of("fields=uuid,state");
+	open_store(&f, 0);
+
+	struct jfs_listing *lf = list_ok(&f, failed);
+	for (size_t i = 0; i < lf->n; i++)
+		ck_assert_int_eq(lf->jobs[i]->state, JFS_JOB_FAILURE);
+	struct jfs_listing *root = list_ok(&f, NULL);
+	ck_assert_ptr_ne(lf, root);
+	ck_assert_int_eq(sim_count(GET_LIST), 1 + (long)((root->n + PAGE - 1) / PAGE));
+	ck_assert(lf->full_records);
+
+	/* A view naming its fields holds partial records: they do not fill the cache. */
+	struct jfs_listing *lp = list_ok(&f, fields);
+	ck_assert(!lp->full_records);
+	ck_assert_uint_gt(lp->n, 0);
+	advance_ms((int64_t)(TTL * 1000) + 10);
+	long gets = sim_count(GET_ONE);
+	struct jfs_listing *lp2 = list_ok(&f, fields); /* stale: fetched again */
+	struct jfs_job *job = NULL;
+	for (size_t i = 0; i < lp2->n && !job; i++)
+		if (!jfs_job_is_terminal(lp2->jobs[i]))
+			job = job_ok(&f, lp2->jobs[i]->uuid);
+	if (job) { /* an active job: only a GET can refresh it, not the partial view */
+		ck_assert_int_eq(sim_count(GET_ONE), gets + 1);
+		ck_assert_ptr_nonnull(jfs_node_child(&job->root, "description"));
+		jfs_job_unref(job);
+	}
+	jfs_listing_unref(lp);
+	jfs_listing_unref(lp2);
+	jfs_listing_unref(lf);
+	jfs_listing_unref(root);
+	jfs_query_free(failed);
+	jfs_query_free(fields);
+	close_store(&f);
+}
+END_TEST
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (!sim_available()) {
+		fprintf(stderr, "ontap-sim not available (ONTAP_SIM empty): store tests skipped\n");
+		return 77;
+	}
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("sim");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, sim_setup, sim_teardown);
+	tcase_add_test(tc, listing_costs_one_request_per_page);
+	tcase_add_test(tc, within_ttl_no_request);
+	tcase_add_test(tc, finished_job_needs_no_refresh);
+	tcase_add_test(tc, active_job_refreshed_once_after_ttl);
+	tcase_add_test(tc, sixteen_threads_one_request);
+	tcase_add_test(tc, state_change_shows_after_ttl);
+	tcase_add_test(tc, listing_refresh_shows_change);
+	tcase_add_test(tc, expired_job_is_gone);
+	tcase_add_test(tc, negative_answers_cached_briefly);
+	tcase_add_test(tc, memory_cap_evicts_least_recent);
+	tcase_add_test(tc, rejected_view_is_einval);
+	tcase_add_test(tc, views_are_keyed_by_query);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
