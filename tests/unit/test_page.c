@@ -214,6 +214,56 @@ START_TEST(depth_bomb)
 }
 END_TEST
 
+START_TEST(mutated_pages)
+{
+	/* A deterministic little fuzz over a real-shaped page: whatever the bytes, the
+	 * answer is 0 (with whole jobs) or -EIO, and nothing leaks or overruns. */
+	size_t len;
+	char *seed = testdata_read("page_first.json", &len);
+	ck_assert_ptr_nonnull(seed);
+	char *buf = malloc(len + 16);
+	ck_assert_ptr_nonnull(buf);
+	static const char pool[] = "{}[]\",:\\0 ae.\x80\n";
+	unsigned long long x = 0x9E3779B97F4A7C15ULL; /* xorshift64 */
+	int ok = 0;
+	for (int round = 0; round < 3000; round++) {
+		memcpy(buf, seed, len);
+		size_t n = len;
+		for (int k = 0; k < 1 + round % 3; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			size_t at = (size_t)(x >> 8) % n;
+			char c = pool[(x >> 40) % (sizeof(pool) - 1)];
+			if (x % 3 == 0) {
+				buf[at] = c;
+			} else if (x % 3 == 1 && n > 1) {
+				memmove(buf + at, buf + at + 1, n - at - 1);
+				n--;
+			} else if (n + 1 < len + 16) {
+				memmove(buf + at + 1, buf + at, n - at);
+				buf[at] = c;
+				n++;
+			}
+		}
+		struct jfs_page page;
+		struct jfs_error e;
+		jfs_error_clear(&e);
+		int rc = jfs_page_parse(buf, n, JFS_MAX_DEPTH_DEFAULT, &page, &e);
+		ck_assert_msg(rc == 0 || rc == -EIO, "round %d: %d", round, rc);
+		if (rc == 0) {
+			ok++;
+			for (size_t i = 0; i < page.n; i++) {
+				ck_assert_ptr_nonnull(page.jobs[i]->uuid);
+				ck_assert_ptr_nonnull(jfs_node_child(&page.jobs[i]->root, "job.json"));
+			}
+		}
+		jfs_page_free(&page);
+	}
+	ck_assert_int_gt(ok, 0); /* some mutations (inside strings) still parse */
+	free(buf);
+	free(seed);
+}
+END_TEST
+
 START_TEST(body_parse_helper)
 {
 	struct json_object *o = NULL;
@@ -247,6 +297,7 @@ int main(void)
 	tcase_add_test(tc, truncated_json);
 	tcase_add_test(tc, invalid_json);
 	tcase_add_test(tc, depth_bomb);
+	tcase_add_test(tc, mutated_pages);
 	tcase_add_test(tc, body_parse_helper);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
