@@ -574,6 +574,8 @@ static int select_jobs(const struct coll *c, const struct sim_store *st,
 	if (by_uuid)
 		return 0;
 
+	if (sel->n == 0)
+		return 0;
 	qsort_r(sel->jobs, sel->n, sizeof(sel->jobs[0]), job_compare, (void *)c);
 	if (c->cursor_uuid) {
 		/* Keep what sorts strictly after the cursor. */

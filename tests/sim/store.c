@@ -212,6 +212,8 @@ static int uuid_order(const void *a, const void *b)
 
 void store_sort(struct sim_store *st)
 {
+	if (st->n == 0)
+		return;
 	qsort(st->jobs, st->n, sizeof(st->jobs[0]), uuid_order);
 	size_t kept = 0;
 	for (size_t i = 0; i < st->n; i++) {

@@ -749,6 +749,39 @@ START_TEST(test_tls)
 }
 END_TEST
 
+START_TEST(test_fixture)
+{
+	const char *data = getenv("JOBSFS_TESTDATA");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/../../sim/fixtures/jobs.json", data ? data : "tests/unit/data");
+	ck_assert_msg(access(path, R_OK) == 0, "no fixture at %s", path);
+	struct sim s;
+	const char *args[] = { "--fixture", path, NULL };
+	start(&s, args);
+
+	json_object *o = get_json(&s, "/api/cluster/jobs/4e5b7a96-ab6c-4fbd-9a85-9c2b6dbe5f05");
+	ck_assert_str_eq(str_field(o, "message"),
+			 "Le partage \u00abdonn\u00e9es\u00bb n\u2019existe pas \u2014 v\u00e9rifiez le "
+			 "chemin \"/vol/donn\u00e9es/projets\".");
+	ck_assert_str_eq(str_field(o, "end_time"), "2026-03-02T08:01:12-04:00");
+	json_object_put(o);
+	o = get_json(&s, "/api/cluster/jobs?error.code=1638555&fields=error");
+	json_object *recs = field(o, "records");
+	ck_assert_int_eq((int)json_object_array_length(recs), 1);
+	json_object *args0 = json_object_array_get_idx(
+		field(field(json_object_array_get_idx(recs, 0), "error"), "arguments"), 0);
+	ck_assert_str_eq(str_field(args0, "message"), "daily.2026-03-01_0010");
+	json_object_put(o);
+
+	/* Fixture jobs never expire. */
+	control(&s, "POST", "/_sim/clock", "{\"advance\":1000000}", 200);
+	o = get_json(&s, "/api/cluster/jobs?return_records=false");
+	ck_assert_int_eq(json_object_get_int(field(o, "num_records")), 5);
+	json_object_put(o);
+	sim_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	if (!sim_available()) {
@@ -771,6 +804,7 @@ int main(void)
 	tcase_add_test(tc, test_faults);
 	tcase_add_test(tc, test_query_decoding);
 	tcase_add_test(tc, test_tls);
+	tcase_add_test(tc, test_fixture);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
