@@ -193,11 +193,14 @@ static bool put_name(struct builder *b, const char *raw, bool top, char **name)
 	return true;
 }
 
-/* Whether a member of an object becomes a node. */
+/* Whether a member of an object becomes a node (put_name agrees on the names). */
 static bool keeps_member(const char *key, bool top)
 {
-	return strcmp(key, LINKS) != 0 &&
-	       (top && strcmp(key, JOB_JSON) == 0 ? true : encode_name(key, NULL) >= 0);
+	if (strcmp(key, LINKS) == 0)
+		return false;
+	if (top && strcmp(key, JOB_JSON) == 0)
+		return true; /* shown as job%2Ejson */
+	return encode_name(key, NULL) >= 0;
 }
 
 static int cmp_nodes(const void *a, const void *b)
