@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +215,190 @@ START_TEST(unresolvable_host)
 	struct jfs_error e = { 0 };
 	ck_assert_int_eq(jfs_http_get(http, "/", &resp, &e), -EHOSTUNREACH);
 	jfs_http_free(http);
+}
+END_TEST
+
+/* ---- a scripted server --------------------------------------------------------- */
+
+/* Serves scripted raw answers in order, one connection per request, and keeps what
+ * each request said: for what ontap-sim does not do (Retry-After, gzip, no Date). */
+struct scripted {
+	int fd;
+	pthread_t thread;
+	const char *const *answers; /* raw HTTP answers, NULL-terminated */
+	size_t len0;		    /* byte length of answers[0] when it holds NULs, else 0 */
+	char requests[4][2048];	    /* the first requests' heads */
+	size_t nrequests;
+	char url[64];
+};
+
+static void *scripted_serve(void *arg)
+{
+	struct scripted *ss = arg;
+	for (size_t i = 0; ss->answers[i]; i++) {
+		int conn = accept(ss->fd, NULL, NULL);
+		if (conn < 0)
+			return NULL;
+		char req[2048];
+		size_t n = 0;
+		while (n < sizeof(req) - 1 && !memmem(req, n, "\r\n\r\n", 4)) {
+			ssize_t got = read(conn, req + n, sizeof(req) - 1 - n);
+			if (got <= 0)
+				break;
+			n += (size_t)got;
+		}
+		req[n] = '\0';
+		if (ss->nrequests < 4)
+			memcpy(ss->requests[ss->nrequests++], req, n + 1);
+		size_t len = i == 0 && ss->len0 ? ss->len0 : strlen(ss->answers[i]);
+		if (write(conn, ss->answers[i], len) != (ssize_t)len)
+			fprintf(stderr, "scripted server: short write\n");
+		close(conn);
+	}
+	return NULL;
+}
+
+static void scripted_start(struct scripted *ss, const char *const *answers, size_t len0)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	memset(ss, 0, sizeof(*ss));
+	ss->answers = answers;
+	ss->len0 = len0;
+	ss->fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(ss->fd, 0);
+	ck_assert_int_eq(bind(ss->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(ss->fd, 8), 0);
+	ck_assert_int_eq(getsockname(ss->fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(ss->url, sizeof(ss->url), "http://127.0.0.1:%u", ntohs(a.sin_port));
+	ck_assert_int_eq(pthread_create(&ss->thread, NULL, scripted_serve, ss), 0);
+}
+
+/* Wait for every scripted answer to be served. */
+static void scripted_join(struct scripted *ss)
+{
+	ck_assert_int_eq(pthread_join(ss->thread, NULL), 0);
+	close(ss->fd);
+}
+
+#define BUSY(after)                                                                     \
+	"HTTP/1.1 503 Service Unavailable\r\nRetry-After: " after "\r\nContent-Length: 2\r\n" \
+	"Connection: close\r\n\r\n{}"
+#define OK_EMPTY                                                                         \
+	"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+
+START_TEST(retry_after_honoured)
+{
+	static const char *const answers[] = { BUSY("1"), OK_EMPTY, NULL };
+	struct scripted ss;
+	scripted_start(&ss, answers, 0);
+	struct jfs_http_config cfg = { .base_url = ss.url, .retry_budget_ms = 3000 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	double t0 = now_s();
+	ck_assert_int_eq(jfs_http_get(http, "/x", &resp, &e), 0);
+	double took = now_s() - t0;
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_msg(took >= 0.95 && took < 2.0, "took %.3f s", took);
+	ck_assert_int_eq(resp.date, 0); /* no Date header */
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.retries, 1);
+	ck_assert_int_eq(jfs_http_clock_skew(http), 0); /* no Date, no estimate */
+	jfs_http_free(http);
+	scripted_join(&ss);
+}
+END_TEST
+
+START_TEST(retry_after_past_budget)
+{
+	static const char *const answers[] = { BUSY("30"), NULL };
+	struct scripted ss;
+	scripted_start(&ss, answers, 0);
+	struct jfs_http_config cfg = { .base_url = ss.url, .retry_budget_ms = 1000 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+
+	double t0 = now_s();
+	ck_assert_int_eq(jfs_http_get(http, "/x", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 503); /* given up at once: the wait does not fit */
+	ck_assert_msg(now_s() - t0 < 0.5, "waited %.3f s", now_s() - t0);
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.retries, 0);
+	jfs_http_free(http);
+	scripted_join(&ss);
+}
+END_TEST
+
+START_TEST(gzip_decoded_and_headers_sent)
+{
+	static const unsigned char gz[] = {
+		0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x2a, 0x4a,
+		0x4d, 0xce, 0x2f, 0x4a, 0x29, 0x56, 0xb2, 0x8a, 0x8e, 0xd5, 0x51, 0xca, 0x2b, 0xcd,
+		0x8d, 0x87, 0x0b, 0x18, 0xd4, 0x02, 0x00, 0x1c, 0xa4, 0x33, 0x95, 0x1e, 0x00, 0x00,
+		0x00,
+	};
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+				   "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+				   "Content-Length: 43\r\nConnection: close\r\n\r\n";
+	static char raw[sizeof(head) + sizeof(gz)];
+	memcpy(raw, head, sizeof(head) - 1);
+	memcpy(raw + sizeof(head) - 1, gz, sizeof(gz));
+	const char *const answers[] = { raw, NULL };
+	struct scripted ss;
+	scripted_start(&ss, answers, sizeof(head) - 1 + sizeof(gz));
+
+	struct jfs_http_config cfg = { .base_url = ss.url, .token = "tok-123" };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	ck_assert_int_eq(jfs_http_get(http, "/api/cluster/jobs?fields=%2A", &resp, &e), 0);
+	ck_assert_str_eq(resp.body, "{\"records\":[],\"num_records\":0}");
+	ck_assert_uint_eq(resp.len, 30);
+	ck_assert_int_eq(resp.date, 784111777); /* RFC 7231's example date */
+	jfs_http_response_free(&resp);
+	jfs_http_free(http);
+	scripted_join(&ss);
+
+	const char *req = ss.requests[0];
+	ck_assert_msg(strncmp(req, "GET /api/cluster/jobs?fields=%2A HTTP/1.1\r\n", 43) == 0,
+		      "request: %s", req);
+	ck_assert_msg(strcasestr(req, "\r\nAccept-Encoding: ") != NULL, "request: %s", req);
+	ck_assert_msg(strcasestr(req, "gzip") != NULL, "request: %s", req);
+	ck_assert_msg(strcasestr(req, "\r\nAuthorization: Bearer tok-123\r\n") != NULL,
+		      "request: %s", req);
+}
+END_TEST
+
+START_TEST(redirect_not_followed)
+{
+	static const char *const answers[] = {
+		"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:1/elsewhere\r\n"
+		"Content-Length: 0\r\nConnection: close\r\n\r\n",
+		NULL
+	};
+	struct scripted ss;
+	scripted_start(&ss, answers, 0);
+	struct jfs_http_config cfg = { .base_url = ss.url, .user = "u", .password = "p" };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+	ck_assert_int_eq(jfs_http_get(http, "/x", &resp, &e), 0);
+	ck_assert_int_eq(resp.status, 302);
+	ck_assert_uint_eq(resp.len, 0);
+	ck_assert_str_eq(resp.body, "");
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.requests, 1);
+	jfs_http_free(http);
+	scripted_join(&ss);
 }
 END_TEST
 
@@ -691,6 +876,10 @@ int main(void)
 	tcase_add_test(offline, config_checked);
 	tcase_add_test(offline, refused_port);
 	tcase_add_test(offline, unresolvable_host);
+	tcase_add_test(offline, retry_after_honoured);
+	tcase_add_test(offline, retry_after_past_budget);
+	tcase_add_test(offline, gzip_decoded_and_headers_sent);
+	tcase_add_test(offline, redirect_not_followed);
 	suite_add_tcase(s, offline);
 
 	bool sim = sim_available();
