@@ -1187,6 +1187,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		free(path);
 		return ret;
 	}
+	if (strncmp(rq->uri, "/api/", 5) != 0 && strcmp(rq->uri, "/api") != 0 &&
+	    strncmp(rq->uri, "/api?", 5) != 0)
+		return sim_reply_error(s, conn, 404, "3", "API not found", NULL); /* not counted */
 	return handle_api(s, conn, method, rq);
 }
 
