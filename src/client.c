@@ -251,6 +251,12 @@ static int next_path(struct jfs_client *c, const char *href, const char *current
 	*next = NULL;
 	if (!href)
 		return 0;
+	bool absolute = strstr(href, "://") || (href[0] == '/' && href[1] == '/');
+	if (!absolute && href[0] != '/') {
+		jfs_error_set(e, EIO, "next link is neither a path nor a URL: %.200s", href);
+		jfs_error_set_request(e, "GET", current);
+		return -EIO;
+	}
 	if (!jfs_http_same_origin(c->http, href, &path)) {
 		char origin[256];
 		origin_text(href, origin, sizeof(origin));

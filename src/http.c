@@ -102,6 +102,8 @@ struct jfs_http {
 
 /* ---- global init --------------------------------------------------------------- */
 
+/* curl_global_init once per process, never undone: curl_global_cleanup is not
+ * thread-safe and other libcurl users in the process may still need it. */
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT; /* written once, inside global_once */
 
@@ -940,9 +942,11 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		/* Back off: full jitter over 100 ms doubling, or what Retry-After asks. */
 		int64_t left = deadline - mono_ms();
 		int64_t wait;
+		if (left < MIN_ATTEMPT_MS)
+			break; /* the budget is spent */
 		if (retry_after_s > 0) {
 			wait = (int64_t)retry_after_s * 1000;
-			if (wait + MIN_ATTEMPT_MS > left) {
+			if (wait > left - MIN_ATTEMPT_MS) {
 				jfs_debug("GET %s: Retry-After %lds is past the retry budget", path,
 					  retry_after_s);
 				break;
@@ -951,10 +955,8 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 			int64_t cap = BACKOFF_FIRST_MS << (tries < 16 ? tries : 16);
 			wait = jitter(cap < BACKOFF_MAX_MS ? cap : BACKOFF_MAX_MS);
 			if (wait > left - MIN_ATTEMPT_MS)
-				wait = left - MIN_ATTEMPT_MS;
+				wait = left - MIN_ATTEMPT_MS; /* leave the retry time to run */
 		}
-		if (left - wait < MIN_ATTEMPT_MS)
-			break;
 		/* This answer is dropped for the next one. */
 		jfs_http_response_free(resp);
 		COUNT(http, retries, 1);
