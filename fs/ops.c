@@ -84,7 +84,7 @@ static int job_of(struct jfs_mount *m, const struct jfs_inode *jobin, struct pla
 	if (rc != 0)
 		return rc;
 	struct jfs_job *job = jfs_listing_find(l, jobin->name);
-	if (!job || jfs_store_job_expired(m->store, job)) {
+	if (!job || jfs_store_job_expired(m->store, job, l->fetched_ms)) {
 		jfs_listing_unref(l);
 		return jfs_error_set(e, ENOENT, "job %s is no longer in this view", jobin->uuid);
 	}
@@ -174,7 +174,7 @@ static size_t alive_jobs(struct jfs_mount *m, const struct jfs_listing *l)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < l->n; i++)
-		n += !jfs_store_job_expired(m->store, l->jobs[i]);
+		n += !jfs_store_job_expired(m->store, l->jobs[i], l->fetched_ms);
 	return n;
 }
 
@@ -283,7 +283,9 @@ static void lookup_job(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *pa
 				rc = -ENOENT;
 			free(uuid);
 		}
-		if (rc == 0 && jfs_store_job_expired(m->store, job))
+		/* (jfs_store_job never answers with an expired job) */
+		if (rc == 0 && listed && view_has_fields(parent) &&
+		    jfs_store_job_expired(m->store, job, l->fetched_ms))
 			rc = jfs_error_set(&e, ENOENT, "job %s expired", job->uuid);
 	}
 	if (rc != 0) {
@@ -513,7 +515,7 @@ static int dir_entry_at(struct jfs_mount *m, const struct dir_handle *dh, size_t
 		if (i >= dh->p.listing->n)
 			return 0;
 		de->job = dh->p.listing->jobs[i];
-		if (jfs_store_job_expired(m->store, de->job))
+		if (jfs_store_job_expired(m->store, de->job, dh->p.listing->fetched_ms))
 			return -1;
 		de->name = de->job->name;
 		de->node = &de->job->root;

@@ -412,9 +412,20 @@ static bool job_has_expiry(const struct jfs_job *job)
 	return jfs_job_is_terminal(job) && job->end_time != 0;
 }
 
-static bool job_expired_at(const struct jfs_store *s, const struct jfs_job *job, int64_t now)
+/* A finished job the cluster was last seen holding at seen_ms is gone once now passes
+ * its expiry. A job seen *after* its expiry shows the cluster keeps jobs longer than
+ * we were told (or its clock differs): it is then trusted like an active job, for
+ * ttl after each sighting, rather than hidden while the cluster still serves it. */
+static bool job_scheduled(const struct jfs_store *s, const struct jfs_job *job,
+			  int64_t seen_ms)
 {
-	return job_has_expiry(job) && now >= expiry_at_ms(s, job);
+	return job_has_expiry(job) && expiry_at_ms(s, job) > seen_ms;
+}
+
+static bool job_expired_at(const struct jfs_store *s, const struct jfs_job *job,
+			   int64_t seen_ms, int64_t now)
+{
+	return job_scheduled(s, job, seen_ms) && now >= expiry_at_ms(s, job);
 }
 
 /* Store job (a new reference is taken) as fetched by the fetch seq that started at
@@ -475,7 +486,7 @@ static enum verdict job_entry_check(const struct jfs_store *s, const struct job_
 				    int64_t now)
 {
 	if (je->job) {
-		if (job_has_expiry(je->job))
+		if (job_scheduled(s, je->job, je->fetched_ms))
 			return now >= expiry_at_ms(s, je->job) ? GONE : HIT;
 		return now - je->fetched_ms < s->ttl_ms ? HIT : MISS;
 	}
@@ -496,7 +507,7 @@ static int entry_result_locked(struct jfs_store *s, struct job_entry *je, int64_
 			       int err, struct jfs_job **out)
 {
 	*out = NULL;
-	if (je->job && !job_expired_at(s, je->job, now)) {
+	if (je->job && !job_expired_at(s, je->job, je->fetched_ms, now)) {
 		*out = jfs_job_ref(je->job);
 		return 0;
 	}
@@ -563,7 +574,7 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 		jfs_error_clear(&fe);
 		int rc = jfs_client_get(s->client, uuid, &job, &fe);
 		int64_t done = jfs_store_now_ms(s);
-		if (rc == 0 && job_expired_at(s, job, done)) {
+		if (rc == 0 && job_expired_at(s, job, now, done)) {
 			jfs_job_unref(job);
 			job = NULL;
 			rc = gone(&fe, uuid);
@@ -594,9 +605,9 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 	return rc;
 }
 
-bool jfs_store_job_expired(struct jfs_store *s, const struct jfs_job *job)
+bool jfs_store_job_expired(struct jfs_store *s, const struct jfs_job *job, int64_t seen_ms)
 {
-	return job_expired_at(s, job, jfs_store_now_ms(s));
+	return job_expired_at(s, job, seen_ms, jfs_store_now_ms(s));
 }
 
 double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job)
@@ -604,7 +615,7 @@ double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job)
 	int64_t now = jfs_store_now_ms(s);
 	int64_t left = 0;
 
-	if (job_has_expiry(job)) {
+	if (job_has_expiry(job) && expiry_at_ms(s, job) > now) {
 		left = expiry_at_ms(s, job) - now;
 	} else {
 		pthread_mutex_lock(&s->lock);
@@ -784,7 +795,7 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 			h = next;
 			if (je->inflight)
 				continue;
-			if (je->job && job_has_expiry(je->job)) {
+			if (je->job && job_scheduled(s, je->job, je->fetched_ms)) {
 				if (now >= expiry_at_ms(s, je->job)) {
 					s->ctr.expired++;
 					queue_changed_locked(s, je->h.key);

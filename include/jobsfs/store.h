@@ -103,11 +103,15 @@ double jfs_store_listing_life(struct jfs_store *s, const struct jfs_listing *l);
 int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 		  struct jfs_error *e);
 
-/* True when job is finished and past end_time + expiry by the store's clock. */
-bool jfs_store_job_expired(struct jfs_store *s, const struct jfs_job *job);
+/* True when job is finished and past end_time + expiry by the store's clock, and the
+ * cluster was last seen holding it (seen_ms: e.g. the fetch time of the listing it
+ * came in) before that moment: a job the cluster still served after its expiry is
+ * kept, and handled like an active one (fresh for ttl after each fetch). */
+bool jfs_store_job_expired(struct jfs_store *s, const struct jfs_job *job, int64_t seen_ms);
 
 /* Seconds what is known of job may be kept (by the kernel): a finished job until its
- * expiry, an active one what remains of its ttl (0 once stale or expired). */
+ * expiry; an active job (or a finished one the cluster keeps past its expiry) what
+ * remains of its ttl in the cache, 0 when the cache does not hold this very job. */
 double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job);
 
 /* Housekeeping, to be called about once a second: frees expired jobs, stale listings

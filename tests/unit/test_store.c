@@ -439,11 +439,11 @@ START_TEST(expired_job_is_gone)
 	open_store(&f, 0);
 	struct jfs_listing *l = list_ok(&f, NULL);
 	struct jfs_job *job = job_ok(&f, uuid);
-	ck_assert(!jfs_store_job_expired(f.store, job));
+	ck_assert(!jfs_store_job_expired(f.store, job, l->fetched_ms));
 
 	sim_advance(EXPIRY + 5);
 	advance_ms((EXPIRY + 5) * 1000);
-	ck_assert(jfs_store_job_expired(f.store, job));
+	ck_assert(jfs_store_job_expired(f.store, job, l->fetched_ms));
 	ck_assert_double_eq(jfs_store_job_life(f.store, job), 0.0);
 	long before = sim_total();
 	/* Gone, though the old listing still holds it, and without asking. */
@@ -467,6 +467,46 @@ START_TEST(expired_job_is_gone)
 	for (size_t i = 0; i < l2->n; i++)
 		ck_assert_str_ne(l2->jobs[i]->uuid, uuid);
 	jfs_listing_unref(l2);
+	jfs_listing_unref(l);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
+START_TEST(cluster_keeping_job_past_expiry_wins)
+{
+	struct fixture f;
+	char *uuid = sim_create("failure");
+	open_store(&f, 0);
+	jfs_job_unref(job_ok(&f, uuid));
+	/* Only our clock moves: by it the job is past its expiry, but the cluster
+	 * (which keeps jobs longer than we were told) still has it. */
+	advance_ms((EXPIRY + 5) * 1000);
+	long before = sim_count(GET_ONE);
+	ck_assert_int_eq(job_err(&f, uuid), -ENOENT); /* what we held is past expiry */
+	ck_assert_int_eq(sim_count(GET_ONE), before);
+	advance_ms(JFS_STORE_NEGATIVE_MAX_MS + 10);
+	struct jfs_job *job = job_ok(&f, uuid); /* asked again: the cluster has it */
+	ck_assert_int_eq(sim_count(GET_ONE), before + 1);
+	/* Seen after its expiry: kept like an active job, for ttl. */
+	double life = jfs_store_job_life(f.store, job);
+	ck_assert_double_gt(life, 0.0);
+	ck_assert_double_le(life, TTL);
+	jfs_job_unref(job);
+	jfs_job_unref(job_ok(&f, uuid));
+	ck_assert_int_eq(sim_count(GET_ONE), before + 1);
+	advance_ms((int64_t)(TTL * 1000) + 10);
+	jfs_job_unref(job_ok(&f, uuid));
+	ck_assert_int_eq(sim_count(GET_ONE), before + 2);
+
+	/* The same for listings: a job a fresh listing holds is not hidden. */
+	struct jfs_listing *l = list_ok(&f, NULL);
+	struct jfs_job *listed = NULL;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->jobs[i]->uuid, uuid) == 0)
+			listed = l->jobs[i];
+	ck_assert_ptr_nonnull(listed);
+	ck_assert(!jfs_store_job_expired(f.store, listed, l->fetched_ms));
 	jfs_listing_unref(l);
 	free(uuid);
 	close_store(&f);
@@ -645,6 +685,7 @@ int main(void)
 	tcase_add_test(tc, state_change_shows_after_ttl);
 	tcase_add_test(tc, listing_refresh_shows_change);
 	tcase_add_test(tc, expired_job_is_gone);
+	tcase_add_test(tc, cluster_keeping_job_past_expiry_wins);
 	tcase_add_test(tc, negative_answers_cached_briefly);
 	tcase_add_test(tc, memory_cap_evicts_least_recent);
 	tcase_add_test(tc, rejected_view_is_einval);
