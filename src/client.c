@@ -92,11 +92,11 @@ static int transport_error(int rc, struct jfs_error *e)
 	return rc;
 }
 
-/* ---- a set of uuids ------------------------------------------------------------ */
+/* ---- a set of strings ---------------------------------------------------------- */
 
-/* Open addressing, linear probing, at most half full. Keys are borrowed from the jobs
- * of the list being built, which outlive the set. */
-struct uuid_set {
+/* Open addressing, linear probing, at most half full. The set does not own its keys:
+ * the uuids are the list's jobs', the visited paths are freed by str_set_free_keys. */
+struct str_set {
 	const char **slots;
 	size_t cap, n;
 };
@@ -109,7 +109,7 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static int set_grow(struct uuid_set *set)
+static int set_grow(struct str_set *set)
 {
 	size_t cap = set->cap ? set->cap * 2 : 256;
 	const char **slots = calloc(cap, sizeof(*slots));
@@ -129,8 +129,14 @@ static int set_grow(struct uuid_set *set)
 	return 0;
 }
 
+static void str_set_free_keys(struct str_set *set)
+{
+	for (size_t i = 0; i < set->cap; i++)
+		free((char *)set->slots[i]);
+}
+
 /* 1 when key was added, 0 when it was there already, -ENOMEM. */
-static int set_add(struct uuid_set *set, const char *key)
+static int set_add(struct str_set *set, const char *key)
 {
 	if ((set->n + 1) * 2 > set->cap && set_grow(set) < 0)
 		return -ENOMEM;
@@ -156,7 +162,7 @@ void jfs_job_list_free(struct jfs_job_list *list)
 }
 
 /* Add the page's jobs not seen yet, each with a reference of its own. */
-static int list_add_page(struct jfs_job_list *list, size_t *cap, struct uuid_set *seen,
+static int list_add_page(struct jfs_job_list *list, size_t *cap, struct str_set *seen,
 			 const struct jfs_page *page)
 {
 	if (list->n + page->n > *cap) {
@@ -271,16 +277,9 @@ static int next_path(struct jfs_client *c, const char *href, const char *current
 		jfs_error_set_request(e, "GET", current);
 		return -EIO;
 	}
-	char *p = link_path(path);
-	if (!p)
+	*next = link_path(path);
+	if (!*next)
 		return jfs_error_set(e, ENOMEM, "out of memory");
-	if (strcmp(p, current) == 0) {
-		jfs_warn("GET %s: the next link repeats the page itself: listing ends here",
-			 current);
-		free(p);
-		return 0;
-	}
-	*next = p;
 	return 0;
 }
 
@@ -288,7 +287,8 @@ int jfs_client_list(struct jfs_client *c, const struct jfs_query *q,
 		    struct jfs_job_list *out, struct jfs_error *e)
 {
 	struct jfs_error local;
-	struct uuid_set seen = { 0 };
+	struct str_set seen = { 0 };	  /* uuids in out */
+	struct str_set visited = { 0 }; /* paths fetched, owned */
 	size_t cap = 0;
 	int rc = 0;
 
@@ -306,6 +306,18 @@ int jfs_client_list(struct jfs_client *c, const struct jfs_query *q,
 		struct jfs_page page;
 		char *next = NULL;
 
+		/* A walk's next links carry cursors: one seen before means the cluster
+		 * sends us round in a circle (a page linking to itself, or A->B->A). */
+		int added = set_add(&visited, path);
+		if (added <= 0) {
+			if (added == 0)
+				jfs_warn("next link %s leads back to a page of this listing: "
+					 "listing ends here", path);
+			else
+				rc = jfs_error_set(e, ENOMEM, "out of memory");
+			free(path);
+			break;
+		}
 		if (out->pages >= MAX_PAGES_PER_WALK) {
 			rc = jfs_error_set(e, EIO, "more than %d pages in one listing: giving up",
 					   MAX_PAGES_PER_WALK);
@@ -337,10 +349,10 @@ int jfs_client_list(struct jfs_client *c, const struct jfs_query *q,
 		jfs_page_free(&page);
 		if (rc < 0)
 			break;
-		free(path);
-		path = next;
+		path = next; /* the fetched one stays in visited */
 	}
-	free(path);
+	str_set_free_keys(&visited);
+	free(visited.slots);
 	free(seen.slots);
 	if (rc < 0) {
 		size_t pages = out->pages;

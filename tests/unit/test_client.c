@@ -747,6 +747,66 @@ START_TEST(many_duplicates_hash_set)
 }
 END_TEST
 
+START_TEST(next_link_cycle_stops)
+{
+	/* A -> B -> A: the second visit of A is not made. */
+	static const char *const routes[] = {
+		JOBS "?fields=*&max_records=1000",
+		"{\"records\":[{\"uuid\":\"a\"}],\"_links\":{\"next\":{\"href\":"
+		"\"/api/cluster/jobs?start.uuid=a\"}}}",
+		JOBS "?start.uuid=a",
+		"{\"records\":[{\"uuid\":\"b\"}],\"_links\":{\"next\":{\"href\":"
+		"\"/api/cluster/jobs?fields=*&max_records=1000\"}}}",
+		NULL
+	};
+	struct canned cs;
+	canned_start(&cs, routes);
+	struct jfs_client *c = client_for(cs.url, 0);
+	struct jfs_job_list list;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters hc;
+	ck_assert_int_eq(jfs_client_list(c, NULL, &list, &e), 0);
+	ck_assert_uint_eq(list.pages, 2);
+	ck_assert_uint_eq(list.n, 2);
+	jfs_http_counters_get(jfs_client_http(c), &hc);
+	ck_assert_uint_eq(hc.requests, 2);
+	jfs_job_list_free(&list);
+	jfs_client_free(c);
+	canned_stop(&cs);
+}
+END_TEST
+
+START_TEST(next_links_not_followed)
+{
+	static const struct {
+		const char *href, *message;
+	} cases[] = {
+		{ "//evil.example/api/cluster/jobs?x", "next link leaves the cluster: //evil.example" },
+		{ "https://127.0.0.1:1/api/cluster/jobs", "next link leaves the cluster: https://127.0.0.1:1" },
+		{ "api/cluster/jobs?x", "next link is neither a path nor a URL: api/cluster/jobs?x" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char page[256];
+		snprintf(page, sizeof(page),
+			 "{\"records\":[{\"uuid\":\"a\"}],\"_links\":{\"next\":{\"href\":\"%s\"}}}",
+			 cases[i].href);
+		const char *const routes[] = { JOBS "?fields=*&max_records=1000", page, NULL };
+		struct canned cs;
+		canned_start(&cs, routes);
+		struct jfs_client *c = client_for(cs.url, 0);
+		struct jfs_job_list list;
+		struct jfs_error e = { 0 };
+		ck_assert_int_eq(jfs_client_list(c, NULL, &list, &e), -EIO);
+		ck_assert_str_eq(e.message, cases[i].message);
+		ck_assert_str_eq(e.request, "GET " JOBS "?fields=*&max_records=1000");
+		ck_assert_uint_eq(list.n, 0);
+		ck_assert_ptr_null(list.jobs);
+		jfs_client_free(c);
+		canned_stop(&cs);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -755,6 +815,8 @@ int main(void)
 	TCase *local = tcase_create("canned");
 	tcase_add_test(local, duplicates_and_absolute_links);
 	tcase_add_test(local, many_duplicates_hash_set);
+	tcase_add_test(local, next_link_cycle_stops);
+	tcase_add_test(local, next_links_not_followed);
 	suite_add_tcase(s, local);
 
 	bool sim = sim_available();
