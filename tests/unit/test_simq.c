@@ -131,6 +131,14 @@ static void ck_reject(const char *field, const char *query, const char *code,
 
 /* ---- schema ---- */
 
+static const char *const all_fields[] = {
+	"uuid",	      "description",	 "state",	  "message",
+	"code",	      "start_time",	 "end_time",	  "error.code",
+	"error.message", "error.target", "error.arguments.code", "error.arguments.message",
+	"node.name",  "node.uuid",	 "svm.name",	  "svm.uuid",
+};
+#define NFIELDS (sizeof(all_fields) / sizeof(all_fields[0]))
+
 START_TEST(schema_lookup)
 {
 	const struct simq_field *f = simq_field_find("code");
@@ -141,6 +149,10 @@ START_TEST(schema_lookup)
 	ck_assert_int_eq(simq_field_find("error.code")->type, SIMQ_STRING);
 	ck_assert_int_eq(simq_field_find("error.arguments.message")->type, SIMQ_STRING);
 	ck_assert_str_eq(simq_field_find("svm.uuid")->path, "svm.uuid");
+	for (size_t i = 0; i < NFIELDS; i++) {
+		ck_assert_ptr_nonnull(simq_field_find(all_fields[i]));
+		ck_assert_str_eq(simq_field_find(all_fields[i])->path, all_fields[i]);
+	}
 	ck_assert_ptr_null(simq_field_find("svm"));
 	ck_assert_ptr_null(simq_field_find("Code"));
 	ck_assert_ptr_null(simq_field_find(""));
@@ -744,6 +756,38 @@ START_TEST(glob_random)
 }
 END_TEST
 
+/* Random queries over the language's own characters, on every field: compiling
+ * either succeeds or fails with one of the two documented errors, and records and
+ * rows always agree. ASan and UBSan watch the parser and matcher meanwhile. */
+START_TEST(random_queries)
+{
+	static const char alphabet[] = "!|*<>=.\"{}n0u1l4-2T:Z+ sS";
+	unsigned seed = 4242;
+	char q[16];
+	for (int round = 0; round < 4000; round++) {
+		size_t len = (size_t)(rand_r(&seed) % (sizeof(q) - 1));
+		for (size_t i = 0; i < len; i++)
+			q[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		q[len] = '\0';
+		const char *field = all_fields[rand_r(&seed) % NFIELDS];
+		struct simq_filter *f = NULL;
+		struct simq_error err = { 0 };
+		int rc = simq_filter_compile(field, q, &f, &err);
+		if (rc) {
+			ck_assert_int_eq(rc, -EINVAL);
+			ck_assert_ptr_null(f);
+			ck_assert_str_eq(err.code, "262197");
+			ck_assert_str_eq(err.target, field);
+			continue;
+		}
+		for (size_t i = 0; i < NJOBS; i++)
+			ck_assert_msg(simq_filter_match(f, jobs[i]) == simq_filter_match_row(f, rows[i]),
+				      "%s=%s on j%zu", field, q, i + 1);
+		simq_filter_free(f);
+	}
+}
+END_TEST
+
 /* ---- rows ---- */
 
 START_TEST(row_is_a_snapshot)
@@ -1031,6 +1075,7 @@ int main(void)
 	tcase_add_test(tc, fields_unknown);
 	tcase_add_test(tc, fields_deep_copy);
 	tcase_add_test(tc, glob_random);
+	tcase_add_test(tc, random_queries);
 	tcase_add_test(tc, row_is_a_snapshot);
 	tcase_add_test(tc, row_odd_records);
 	tcase_add_test(tc, row_many_values);
