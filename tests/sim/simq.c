@@ -1101,14 +1101,16 @@ void simq_fields_free(struct simq_fields *fs)
 /* ------------------------------------------------------------------------------ */
 /* Rows: a record's values, extracted once                                          */
 
-/* One value of a field, as leaf_read saw it; its text in the row's text area. */
+/* One value of a field, as leaf_read saw it, in 16 bytes; its text in the row's text
+ * area. */
+#define RVAL_MAX_LEN ((1u << 28) - 1)
 struct rval {
-	uint32_t off, len;
+	uint32_t off;
+	unsigned int len : 28, kind : 2, is_int : 1, time_ok : 1;
 	union {
 		int64_t i; /* integers (is_int), times (epoch, time_ok) */
 		double d;  /* other numbers */
 	};
-	uint8_t kind, is_int, time_ok;
 };
 
 /* The header fits one cache line; the values follow it, then their text, all in the
@@ -1117,6 +1119,9 @@ struct simq_row {
 	uint16_t first[NFIELDS]; /* field k's values: vals[first[k] .. first[k]+count[k]) */
 	uint16_t count[NFIELDS]; /* >= 1: an unset field has one LEAF_ABSENT value */
 };
+
+_Static_assert(sizeof(struct rval) == 16, "a row value takes 16 bytes");
+_Static_assert(sizeof(struct simq_row) == 64, "a row header takes one cache line");
 
 static const struct rval *row_vals(const struct simq_row *row)
 {
@@ -1160,7 +1165,7 @@ static void row_add(struct row_builder *b, json_object *v, enum simq_type t)
 	if (e->l.kind == LEAF_ABSENT)
 		e->l.len = 0;
 	b->ntext += e->l.len + 1;
-	if (b->ntext > UINT32_MAX)
+	if (e->l.len > RVAL_MAX_LEN || b->ntext > UINT32_MAX)
 		b->failed = true;
 }
 
@@ -1211,7 +1216,7 @@ struct simq_row *simq_row_new(json_object *record)
 		for (size_t i = 0; i < b.n; i++) {
 			const struct leaf *l = &b.v[i].l;
 			struct rval *r = &vals[i];
-			r->kind = (uint8_t)l->kind;
+			r->kind = l->kind & 3u;
 			r->is_int = l->is_int;
 			r->time_ok = l->time_ok;
 			if (l->is_int || l->time_ok)
@@ -1219,7 +1224,7 @@ struct simq_row *simq_row_new(json_object *record)
 			else
 				r->d = l->d;
 			r->off = (uint32_t)off;
-			r->len = (uint32_t)l->len;
+			r->len = (unsigned int)l->len & RVAL_MAX_LEN;
 			memcpy(text + off, l->text, l->len);
 			text[off + l->len] = '\0';
 			off += l->len + 1;
