@@ -41,8 +41,8 @@
 
 #include "jobsfs/isotime.h"
 
-#define SIMQ_MAX_DEPTH 4   /* deepest schema path is 3 segments: error.arguments.code */
-#define SIMQ_NUM_BUF 32	   /* text of an int64 or a double, for '*' on numbers */
+#define SIMQ_MAX_DEPTH 4 /* deepest schema path is 3 segments: error.arguments.code */
+#define SIMQ_NUM_BUF 32	 /* text of an int64 or a double, for '*' on numbers */
 
 /* ------------------------------------------------------------------------------ */
 /* Schema                                                                          */
@@ -190,7 +190,8 @@ static const char *find_fold(const char *s, size_t slen, const char *p, size_t p
 	if (plen > slen)
 		return NULL;
 	for (size_t i = 0; i + plen <= slen; i++)
-		if (fold((unsigned char)s[i]) == (unsigned char)p[0] && eq_fold(s + i + 1, p + 1, plen - 1))
+		if (fold((unsigned char)s[i]) == (unsigned char)p[0] &&
+		    eq_fold(s + i + 1, p + 1, plen - 1))
 			return s + i;
 	return NULL;
 }
@@ -260,15 +261,17 @@ struct leaf {
 	enum { LEAF_ABSENT, LEAF_UNREADABLE, LEAF_OK } kind;
 	const char *text; /* its text (strings: in the record; others: in buf) */
 	size_t len;
-	bool is_int;	  /* numbers: which of i / d holds it */
-	int64_t i;	  /* numbers; times: epoch (time_ok) */
+	bool is_int; /* numbers: which of i / d holds it */
+	int64_t i;   /* numbers; times: epoch (time_ok) */
 	double d;
 	bool time_ok;
 };
 
 /* What a caller needs of a leaf beyond its kind (each costs time per record). */
-enum { NEED_EPOCH = 1, /* times: parse to an instant */
-       NEED_TEXT = 2   /* numbers: their text, for '*' terms */ };
+enum {
+	NEED_EPOCH = 1, /* times: parse to an instant */
+	NEED_TEXT = 2	/* numbers: their text, for '*' terms */
+};
 
 /* Read v as a value of type t, without allocating and without asking json-c for a
  * string form of a non-string object (that would cache text inside v). The text of a
@@ -383,7 +386,7 @@ enum op { OP_NULL, OP_EQ, OP_GLOB, OP_LT, OP_LE, OP_GT, OP_GE, OP_RANGE };
 struct operand {
 	const char *s; /* folded text, NUL-terminated, in the filter's buffer */
 	size_t len;
-	int64_t n;     /* numbers: the value; times: the epoch */
+	int64_t n; /* numbers: the value; times: the epoch */
 };
 
 struct term {
@@ -395,9 +398,9 @@ struct term {
 struct simq_filter {
 	const struct simq_field *field;
 	const struct path *path;
-	unsigned need;	 /* NEED_*: what the terms read of each value */
+	unsigned need; /* NEED_*: what the terms read of each value */
 	size_t nterms;
-	char *buf;	 /* every operand's text */
+	char *buf; /* every operand's text */
 	struct term terms[];
 };
 
@@ -435,8 +438,8 @@ static int operand_make(struct simq_filter *f, bool pattern, const char *s, size
 
 static bool is_literal(const char *s, size_t len)
 {
-	return len >= 2 && ((s[0] == '"' && s[len - 1] == '"') ||
-			    (s[0] == '{' && s[len - 1] == '}'));
+	return len >= 2 &&
+	       ((s[0] == '"' && s[len - 1] == '"') || (s[0] == '{' && s[len - 1] == '}'));
 }
 
 static const char *find_dotdot(const char *s, size_t len)
@@ -470,7 +473,9 @@ static int term_compile(struct simq_filter *f, struct term *t, const char *s, si
 		const char *tok;
 		size_t len;
 		enum op op;
-	} cmps[] = { { "<=", 2, OP_LE }, { ">=", 2, OP_GE }, { "<", 1, OP_LT }, { ">", 1, OP_GT } };
+	} cmps[] = {
+		{ "<=", 2, OP_LE }, { ">=", 2, OP_GE }, { "<", 1, OP_LT }, { ">", 1, OP_GT }
+	};
 	for (size_t i = 0; i < sizeof(cmps) / sizeof(cmps[0]); i++) {
 		if (len >= cmps[i].len && memcmp(s, cmps[i].tok, cmps[i].len) == 0) {
 			t->op = cmps[i].op;
@@ -548,8 +553,8 @@ int simq_filter_compile(const char *field, const char *query, struct simq_filter
 	f->path = field_path(fd);
 	char *cursor = f->buf;
 
-	size_t pos = 0;
-	for (;;) {
+	/* Alternatives up to the end; a trailing '|' leaves an empty one ("a|" is a or ""). */
+	for (size_t pos = 0;; pos++) {
 		size_t n = alt_length(query + pos, qlen - pos);
 		int rc = term_compile(f, &f->terms[f->nterms], query + pos, n, &cursor, err);
 		if (rc) {
@@ -558,18 +563,8 @@ int simq_filter_compile(const char *field, const char *query, struct simq_filter
 		}
 		f->nterms++;
 		pos += n;
-		if (pos >= qlen)
+		if (pos == qlen)
 			break;
-		pos++; /* the '|' */
-		if (pos == qlen) { /* a trailing '|' leaves an empty alternative */
-			rc = term_compile(f, &f->terms[f->nterms], query + pos, 0, &cursor, err);
-			if (rc) {
-				simq_filter_free(f);
-				return rc;
-			}
-			f->nterms++;
-			break;
-		}
 	}
 	*out = f;
 	return 0;
@@ -579,9 +574,7 @@ static bool term_eval_string(const struct term *t, const struct leaf *l)
 {
 	switch (t->op) {
 	case OP_EQ:
-		return l->len == t->a.len && cmp_fold(l->text, l->len, t->a.s, t->a.len) == 0;
-	case OP_GLOB:
-		return glob_fold(l->text, l->len, t->a.s, t->a.len);
+		return l->len == t->a.len && eq_fold(l->text, t->a.s, t->a.len);
 	case OP_LT:
 		return cmp_fold(l->text, l->len, t->a.s, t->a.len) < 0;
 	case OP_LE:
@@ -594,6 +587,7 @@ static bool term_eval_string(const struct term *t, const struct leaf *l)
 		return cmp_fold(l->text, l->len, t->a.s, t->a.len) >= 0 &&
 		       cmp_fold(l->text, l->len, t->b.s, t->b.len) <= 0;
 	case OP_NULL:
+	case OP_GLOB: /* term_eval's */
 	default:
 		return false;
 	}
@@ -652,10 +646,8 @@ static bool leaf_match(const struct simq_filter *f, const struct leaf *l)
 			r = l->kind == LEAF_ABSENT;
 		else if (l->kind != LEAF_OK)
 			continue; /* unset or unreadable: only null/!null decide */
-		else if (!term_eval(f, t, l))
-			r = false;
 		else
-			r = true;
+			r = term_eval(f, t, l);
 		if (t->negate ? !r : r)
 			return true;
 	}
@@ -732,6 +724,17 @@ static void trim(const char **s, size_t *len)
 		(*len)--;
 }
 
+/* s without leading and trailing blanks, cut in place. */
+static char *trim_in_place(char *s)
+{
+	const char *t = s;
+	size_t n = strlen(s);
+	trim(&t, &n);
+	char *r = s + (t - s);
+	r[n] = '\0';
+	return r;
+}
+
 /* One item of order_by: "field", then optionally blanks and asc|desc. item is
  * trimmed and NUL-terminated; the field name is cut out of it in place. */
 static int order_key_parse(char *item, const char *order_by, struct order_key *k,
@@ -774,24 +777,18 @@ int simq_order_parse(const char *order_by, struct simq_order **out, struct simq_
 		return fail_nomem(err);
 	}
 	int rc = 0;
-	const char *all = copy;
-	size_t alllen = len;
-	trim(&all, &alllen);
-	if (alllen == 0)
+	if (*trim_in_place(copy) == '\0')
 		goto out; /* "" or blanks: no keys, uuid order */
 	for (char *s = copy;;) {
 		char *comma = strchr(s, ',');
 		if (comma)
 			*comma = '\0';
-		const char *item = s;
-		size_t itemlen = strlen(s);
-		trim(&item, &itemlen);
-		if (itemlen == 0) { /* "a,,b", "a," */
+		char *item = trim_in_place(s);
+		if (*item == '\0') { /* "a,,b", "a," */
 			rc = fail_invalid(err, "order_by", order_by, len);
 			goto out;
 		}
-		s[(size_t)(item - s) + itemlen] = '\0';
-		rc = order_key_parse(s + (item - s), order_by, &o->keys[o->n], err);
+		rc = order_key_parse(item, order_by, &o->keys[o->n], err);
 		if (rc)
 			goto out;
 		o->n++;
@@ -815,8 +812,9 @@ static json_object *first_value(json_object *node, const struct path *p)
 {
 	for (size_t depth = 0;; depth++) {
 		while (node && json_object_is_type(node, json_type_array))
-			node = json_object_array_length(node) ? json_object_array_get_idx(node, 0)
-							       : NULL;
+			node = json_object_array_length(node)
+				       ? json_object_array_get_idx(node, 0)
+				       : NULL;
 		if (!node || depth == p->n)
 			return node;
 		json_object *child = NULL;
@@ -871,8 +869,10 @@ int simq_order_compare(const struct simq_order *o, json_object *a, json_object *
 		const struct order_key *k = &o->keys[i];
 		char bufa[SIMQ_NUM_BUF], bufb[SIMQ_NUM_BUF];
 		struct leaf la, lb;
-		leaf_read(first_value(a, field_path(k->field)), k->field->type, NEED_EPOCH, &la, bufa);
-		leaf_read(first_value(b, field_path(k->field)), k->field->type, NEED_EPOCH, &lb, bufb);
+		leaf_read(first_value(a, field_path(k->field)), k->field->type, NEED_EPOCH, &la,
+			  bufa);
+		leaf_read(first_value(b, field_path(k->field)), k->field->type, NEED_EPOCH, &lb,
+			  bufb);
 		int c = key_compare(k, &la, &lb);
 		if (c)
 			return c;
@@ -882,7 +882,8 @@ int simq_order_compare(const struct simq_order *o, json_object *a, json_object *
 	struct leaf ua, ub;
 	leaf_read(first_value(a, &schema_paths[0]), SIMQ_STRING, 0, &ua, bufa);
 	leaf_read(first_value(b, &schema_paths[0]), SIMQ_STRING, 0, &ub, bufb);
-	return uuid_compare(ua.kind == LEAF_OK ? ua.text : "", ub.kind == LEAF_OK ? ub.text : "");
+	return uuid_compare(ua.kind == LEAF_OK ? ua.text : "",
+			    ub.kind == LEAF_OK ? ub.text : "");
 }
 
 void simq_order_free(struct simq_order *o)
@@ -936,12 +937,8 @@ int simq_fields_parse(const char *fields, struct simq_fields **out, struct simq_
 	char *save = NULL;
 	for (char *item = strtok_r(fs->buf, ",", &save); item;
 	     item = strtok_r(NULL, ",", &save)) {
-		size_t n = strlen(item);
-		const char *t = item;
-		trim(&t, &n);
-		memmove(item, t, n);
-		item[n] = '\0';
-		if (n == 0)
+		item = trim_in_place(item);
+		if (*item == '\0')
 			continue; /* "a,,b": an empty name selects nothing */
 		if (strcmp(item, "*") == 0 || strcmp(item, "**") == 0) {
 			fs->all = true;
@@ -1246,7 +1243,8 @@ static void row_leaf(const struct simq_row *row, size_t field, size_t idx, struc
 	const struct rval *r = &vals[row->first[field] + idx];
 	l->kind = r->kind;
 	/* The text follows the last field's values, which are the last values. */
-	l->text = (const char *)(vals + row->first[NFIELDS - 1] + row->count[NFIELDS - 1]) + r->off;
+	l->text = (const char *)(vals + row->first[NFIELDS - 1] + row->count[NFIELDS - 1]) +
+		  r->off;
 	l->len = r->len;
 	l->is_int = r->is_int;
 	l->time_ok = r->time_ok;
@@ -1283,5 +1281,6 @@ int simq_order_compare_rows(const struct simq_order *o, const struct simq_row *a
 	struct leaf ua, ub;
 	row_leaf(a, 0, 0, &ua);
 	row_leaf(b, 0, 0, &ub);
-	return uuid_compare(ua.kind == LEAF_OK ? ua.text : "", ub.kind == LEAF_OK ? ub.text : "");
+	return uuid_compare(ua.kind == LEAF_OK ? ua.text : "",
+			    ub.kind == LEAF_OK ? ub.text : "");
 }
