@@ -34,6 +34,9 @@ struct simq_error {
  * | alternatives, < > <= >= comparisons, a..b ranges, null / !null, and values
  * in double quotes or braces taken literally. Unknown field: 262179. A query that
  * cannot be evaluated for the field's type (e.g. "<abc" on a number): 262197. */
+/* String matching folds ASCII case; an unset or null field matches only null; a
+ * path through an array (error.arguments.message) matches when any element does.
+ * simq_filter_match neither allocates nor writes to the record (see simq.c). */
 struct simq_filter;
 int simq_filter_compile(const char *field, const char *query, struct simq_filter **out,
 			struct simq_error *err);
