@@ -137,15 +137,11 @@ static int preflight(const struct jfs_client_config *base)
 	return rc == 0 ? 0 : -1;
 }
 
-static int run(struct jfs_mount *m, struct fuse_args *args, struct fuse_cmdline_opts *fo)
+/* Mount m->se (made by main), serve until unmounted, and destroy the session. */
+static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo)
 {
 	int ret = 1;
 
-	m->se = fuse_session_new(args, jfs_fs_ops(), sizeof(*jfs_fs_ops()), m);
-	if (!m->se) {
-		fprintf(stderr, "jobsfs: invalid options (see jobsfs -h)\n");
-		return 1;
-	}
 	if (fuse_set_signal_handlers(m->se) != 0)
 		goto out_session;
 	if (fuse_session_mount(m->se, fo->mountpoint) != 0)
@@ -220,6 +216,7 @@ int main(int argc, char *argv[])
 	if (o.show_version) {
 		printf("jobsfs %s\n", JOBSFS_VERSION);
 		printf("FUSE library version %s\n", fuse_pkgversion());
+		fflush(stdout); /* fuse_lowlevel_version runs fusermount3, which writes too */
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out_args;
@@ -238,6 +235,13 @@ int main(int argc, char *argv[])
 	if (read_secrets(&o, &sec) != 0)
 		goto out_args;
 	client_config(&o, &sec, &cfg);
+	/* The session checks FUSE's options (an unknown -o fails here), before any
+	 * request is sent; it is mounted later, in run(). */
+	m.se = fuse_session_new(&args, jfs_fs_ops(), sizeof(*jfs_fs_ops()), &m);
+	if (!m.se) {
+		fprintf(stderr, "jobsfs: invalid options (see jobsfs -h)\n");
+		goto out_secrets;
+	}
 	if (preflight(&cfg) != 0)
 		goto out_secrets;
 	if (jfs_client_new(&cfg, &m.client, &e) != 0) {
@@ -265,7 +269,7 @@ int main(int argc, char *argv[])
 	m.uid = getuid();
 	m.gid = getgid();
 	m.ttl = o.ttl;
-	ret = run(&m, &args, &fo);
+	ret = run(&m, &fo);
 	jfs_open_free_all(&m); /* what the kernel did not release before unmounting */
 	pthread_cond_destroy(&m.keeper_cond);
 	pthread_mutex_destroy(&m.keeper_lock);
@@ -274,6 +278,8 @@ out_mount:
 	jfs_store_free(m.store);
 	jfs_client_free(m.client);
 out_secrets:
+	if (m.se) /* made, but never run */
+		fuse_session_destroy(m.se);
 	jfs_secret_free(sec.password);
 	jfs_secret_free(sec.token);
 out_args:
