@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.parse
 
@@ -600,7 +601,7 @@ class FixtureSession:
 # Scale session: many jobs over many pages, and jobs created while mounted.
 
 class ScaleSession:
-    N = 600
+    N = 2000
 
     def __init__(self, jobsfs, sim_path, tmp):
         self.mp = os.path.join(tmp, "scale")
@@ -621,8 +622,11 @@ class ScaleSession:
             ("scale: root ls == sim uuids", self.t_listing),
             ("scale: ls -l mtimes", self.t_ls_l),
             ("scale: every state/code file", self.t_states),
+            ("scale: 8 parallel readers", self.t_parallel),
             ("scale: new job reachable at once", self.t_new_job),
             ("scale: listing and active job fresh in ttl", self.t_fresh),
+            ("scale: a deleted job leaves the listing", self.t_deleted),
+            ("scale: cluster errors, then recovery", self.t_recovery),
         ]
 
     def t_count(self):
@@ -652,6 +656,32 @@ class ScaleSession:
                         bad.append("%s/%s: %r, want %r" % (u, field, got, scalar_text(r[field])))
         assert not bad, "%d files differ:\n%s" % (len(bad), "\n".join(bad[:10]))
 
+    def t_parallel(self):
+        """Several readers at once over the whole mount (a multi-threaded jobsfs):
+        every byte still equals the simulator's."""
+        uuids = sorted(self.records)
+        errors = []
+
+        def reader(k):
+            try:
+                for u in uuids[k::8] + uuids[(k * 250) % len(uuids):][:250]:
+                    r = self.records[u]
+                    for field in ("state", "start_time", "uuid"):
+                        got = read(self.p(u, field))
+                        if got != scalar_text(r[field]):
+                            errors.append("%s/%s: %r" % (u, field, got))
+                    json.loads(read(self.p(u, "job.json")))
+            except Exception as e:  # report, do not kill the thread silently
+                errors.append("%s: %s" % (type(e).__name__, e))
+
+        threads = [threading.Thread(target=reader, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not any(t.is_alive() for t in threads), "readers still blocked after 120s"
+        assert not errors, "%d errors, e.g.:\n%s" % (len(errors), "\n".join(errors[:10]))
+
     def t_new_job(self):
         os.listdir(self.mp)  # the listing is cached now; the new job is not in it
         job = self.sim.new_job(description="jobsfs integration: new job", state="running",
@@ -676,7 +706,10 @@ class ScaleSession:
         created = getattr(self, "created", None)
         assert created, "needs the new-job case"
         u, d = created
-        self.sim.update_job(u, state="success", message="finished")
+        before = read(self.p(u, "message"))  # now in the kernel's and jobsfs's caches
+        # The message grows from 13 bytes to several pages: size and bytes must follow.
+        longer = "finished: " + "all volumes moved; " * 300
+        self.sim.update_job(u, state="success", message=longer)
         deadline = time.monotonic() + 6  # ttl=1: fresh well within this
         while time.monotonic() < deadline:
             names = set(os.listdir(self.mp))
@@ -687,8 +720,77 @@ class ScaleSession:
         assert {u, d} <= names, "new jobs not in the root listing %ds after ttl=1" % 6
         assert read(self.p(u, "state")) == b"success\n", "active job: state %r after ttl" % (
             read(self.p(u, "state")))
-        assert read(self.p(u, "message")) == b"finished\n"
+        want = scalar_text(longer)
+        size = os.stat(self.p(u, "message")).st_size
+        got = read(self.p(u, "message"))
+        assert (size, got) == (len(want), want), \
+            "message after the update: st_size %d, read %d bytes %r..., want %d (was %r)" % (
+                size, len(got), got[:40], len(want), before)
         set_diff("root listing", names, set(self.records) | {u, d})
+
+    def t_deleted(self):
+        gone = sorted(self.records)[7]
+        os.listdir(self.mp)
+        status, _, _ = self.sim.request("DELETE", "/_sim/jobs/" + gone)
+        assert status == 204, "DELETE /_sim/jobs/%s: HTTP %d" % (gone, status)
+        deadline = time.monotonic() + 6
+        while gone in os.listdir(self.mp) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert gone not in os.listdir(self.mp), "deleted job still listed after 6s (ttl=1)"
+        del self.records[gone]
+
+    def t_recovery(self):
+        """The cluster answers garbage, errors, resets: jobsfs stays up, and once the
+        cluster is healthy again the mount is right again within ttl."""
+        for spec in ("badjson", "status=503", "truncate", "reset"):
+            status, _, _ = self.sim.request("POST", "/_sim/faults", spec.encode())
+            assert status == 200, "POST /_sim/faults %s: HTTP %d" % (spec, status)
+            time.sleep(1.2)  # past ttl=1: the next listing asks the cluster
+            try:
+                os.listdir(self.mp)  # may fail (EIO...) or serve what it had: either is fine
+            except OSError:
+                pass
+            assert self.mount.proc.poll() is None, "jobsfs died under fault %s: %s" % (
+                spec, self.mount.stderr())
+            status, _, _ = self.sim.request("DELETE", "/_sim/faults")
+            assert status == 204, "DELETE /_sim/faults: HTTP %d" % status
+            time.sleep(1.2)
+            want = {r["uuid"] for r in self.sim.jobs()}
+            set_diff("listing after fault %s cleared" % spec, os.listdir(self.mp), want)
+
+
+# ---------------------------------------------------------------------------------------
+# Hostile session: the cluster sends uuids and field names that are not safe file names.
+
+class HostileSession:
+    def __init__(self, jobsfs, sim_path, tmp):
+        self.mp = os.path.join(tmp, "hostile")
+        os.mkdir(self.mp)
+        self.sim = harness.Sim(sim_path, ["--jobs", "20", "--seed", "5", "--fault", "hostile"])
+        self.sim.workload(paused=True)
+        self.normal = {r["uuid"] for r in self.sim.jobs()}
+        self.mount = harness.Mount(jobsfs, self.sim.url, self.mp, ["ttl=1", "timeout=10"])
+
+    def cases(self):
+        return [("hostile: only safe names, every normal job", self.t_names)]
+
+    def t_names(self):
+        served, err = self.sim.walk([("fields", "*")])
+        assert err is None, "GET /api/cluster/jobs under hostile: %r" % (err,)
+        odd = [r.get("uuid") for r in served if r.get("uuid") not in self.normal]
+        assert odd, "the sim's hostile fault served no hostile record"
+        names = os.listdir(self.mp)
+        set_diff("normal jobs listed", set(names) & self.normal, self.normal)
+        bad = []
+        for root, dirs, files in os.walk(self.mp):
+            for n in dirs + files:
+                if n in ("", ".", "..") or "/" in n or len(n.encode()) > 255:
+                    bad.append(os.path.join(root, n))
+            for n in files:
+                read(os.path.join(root, n))
+        assert not bad, "unsafe names: %r" % bad[:5]
+        # The uuid "a/b" must not become a path: MOUNT/a/b stays unknown.
+        assert not os.path.exists(os.path.join(self.mp, "a", "b")), "MOUNT/a/b exists"
 
 
 # ---------------------------------------------------------------------------------------
@@ -727,14 +829,20 @@ def credential_cases(jobsfs, sim_path, tmp):
             rc = m.unmount()
         assert rc == 0, "jobsfs exited %d after fusermount3 -u: %s" % (rc, m.stderr())
 
-    def refused(url, options, env, words):
+    def refused(url, options, env, words, names=None):
+        """jobsfs exits non-zero without mounting, saying why in one line that names
+        the cluster (or the file at fault) and one of words."""
         rc, err, mounted = harness.run_jobsfs_once(jobsfs, url, mp, options, env=env)
-        lines = [line for line in err.splitlines() if line.strip()]
         assert not mounted, "mounted anyway (exit %s): %s" % (rc, err)
         assert rc not in (0, None), "exit %s, want non-zero: %s" % (rc, err)
-        assert lines, "exit %d with nothing on stderr" % rc
-        assert any(w.lower() in err.lower() for w in words), \
-            "stderr %r names none of %s" % (err.strip(), words)
+        lines = [line for line in err.splitlines()
+                 if line.strip() and not line.startswith("jobsfs: warning:")]
+        assert len(lines) == 1, "want one line on stderr, got %d: %r" % (len(lines), err)
+        line = lines[0]
+        assert line.startswith("jobsfs: "), "stderr %r does not start with 'jobsfs: '" % line
+        assert (names or url) in line, "stderr %r does not name %s" % (line, names or url)
+        assert any(w.lower() in line.lower() for w in words), \
+            "stderr %r names none of %s" % (line, words)
         assert not os.path.ismount(mp), "left a mount behind"
 
     def sim_checks_auth():
@@ -757,7 +865,7 @@ def credential_cases(jobsfs, sim_path, tmp):
          lambda: refused(sim().url, ["timeout=5"], {}, ["authentication", "401"])),
         ("auth: password_file 0644 refused",
          lambda: refused(sim().url, user + ["password_file=" + loose_file], {},
-                         ["pw-0644", "password_file", "permission", "mode", "readable"])),
+                         ["permission", "mode", "readable"], names=loose_file)),
         ("unreachable cluster refused",
          lambda: refused("http://127.0.0.1:%d" % harness.closed_port(), ["timeout=5"], {},
                          ["cannot connect", "connection refused", "connect"])),
@@ -802,6 +910,7 @@ def main():
     runner = harness.Runner(case_timeout=90)
     session(runner, "fixture", FixtureSession, jobsfs, sim_path, tmp)
     session(runner, "scale", ScaleSession, jobsfs, sim_path, tmp)
+    session(runner, "hostile", HostileSession, jobsfs, sim_path, tmp)
     for name, fn in credential_cases(jobsfs, sim_path, tmp):
         runner.run(name, fn)
     print("(%.1fs)" % (time.monotonic() - t0))
