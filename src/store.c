@@ -629,6 +629,11 @@ double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job)
 
 /* ---- listings --------------------------------------------------------------------- */
 
+static size_t jfs_query_count_or_zero(const struct jfs_query *q)
+{
+	return q ? jfs_query_count(q) : 0;
+}
+
 static void listing_entry_free_locked(struct jfs_store *s, struct listing_entry *le)
 {
 	ht_remove(&s->listings, &le->h);
@@ -663,6 +668,31 @@ static void fill_jobs_locked(struct jfs_store *s, const struct jfs_listing *l, u
 			set_job_locked(s, je, l->jobs[i], seq, l->fetched_ms);
 	}
 	evict_locked(s);
+}
+
+/* The root listing holds every job: one that was in the previous root listing and is
+ * not in the new one was deleted by the cluster. Its cached job goes (a short negative
+ * entry, so the path fails at once) and the sweep reports it. */
+static void drop_deleted_locked(struct jfs_store *s, const struct jfs_listing *old,
+				const struct jfs_listing *l, uint64_t seq, int64_t now)
+{
+	size_t i = 0, j = 0;
+	while (i < old->n) {
+		int c = j < l->n ? strcmp(old->by_name[i]->name, l->by_name[j]->name) : -1;
+		if (c > 0) {
+			j++;
+			continue;
+		}
+		if (c < 0) {
+			struct job_entry *je =
+				job_entry_get_locked(s, old->by_name[i]->uuid, false);
+			if (je && !je->inflight && je->job)
+				set_negative_locked(s, je, seq, now);
+		} else {
+			j++;
+		}
+		i++;
+	}
 }
 
 double jfs_store_listing_life(struct jfs_store *s, const struct jfs_listing *l)
@@ -733,6 +763,9 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 					l->changed_ms = le->changed_ms;
 				le->names = names;
 				le->changed_ms = l->changed_ms;
+				if (le->listing && full && le->listing->full_records &&
+				    jfs_query_count_or_zero(q) == 0)
+					drop_deleted_locked(s, le->listing, l, seq, now);
 				jfs_listing_unref(le->listing);
 				le->listing = jfs_listing_ref(l);
 				le->data_seq = seq;
@@ -778,7 +811,10 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 				h = next;
 				continue;
 			}
-			if (le->listing && now - le->listing->fetched_ms >= s->ttl_ms) {
+			/* The root listing stays: the next one is compared with it to find
+			 * deleted jobs (its jobs are the job cache's anyway). */
+			if (le->listing && le->h.key[0] != '\0' &&
+			    now - le->listing->fetched_ms >= s->ttl_ms) {
 				jfs_listing_unref(le->listing);
 				le->listing = NULL;
 			} else if (!le->listing && now - le->used_ms >= LISTING_ENTRY_IDLE_MS) {

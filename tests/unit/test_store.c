@@ -432,6 +432,34 @@ START_TEST(listing_refresh_shows_change)
 }
 END_TEST
 
+START_TEST(deleted_job_leaves_with_next_root_listing)
+{
+	struct fixture f;
+	char *uuid = sim_create("success");
+	char path[256];
+	open_store(&f, 0);
+	jfs_listing_unref(list_ok(&f, NULL));
+	jfs_job_unref(job_ok(&f, uuid)); /* cached until its expiry... */
+	snprintf(path, sizeof(path), "/_sim/jobs/%s", uuid);
+	ck_assert_int_eq(sim_request(&sim, "DELETE", path, NULL, NULL), 204);
+	advance_ms((int64_t)(TTL * 1000) + 10);
+	char **uuids;
+	size_t n;
+	ck_assert_int_eq(jfs_store_sweep(f.store, &uuids, &n), 0); /* the root listing stays */
+	jfs_store_uuids_free(uuids, n);
+	jfs_listing_unref(list_ok(&f, NULL)); /* ...but the next root listing lacks it */
+	long before = sim_count(GET_ONE);
+	ck_assert_int_eq(job_err(&f, uuid), -ENOENT);
+	ck_assert_int_eq(sim_count(GET_ONE), before);
+	ck_assert_int_eq(jfs_store_sweep(f.store, &uuids, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(uuids[0], uuid);
+	jfs_store_uuids_free(uuids, n);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
 START_TEST(expired_job_is_gone)
 {
 	struct fixture f;
@@ -685,6 +713,7 @@ int main(void)
 	tcase_add_test(tc, state_change_shows_after_ttl);
 	tcase_add_test(tc, listing_refresh_shows_change);
 	tcase_add_test(tc, expired_job_is_gone);
+	tcase_add_test(tc, deleted_job_leaves_with_next_root_listing);
 	tcase_add_test(tc, cluster_keeping_job_past_expiry_wins);
 	tcase_add_test(tc, negative_answers_cached_briefly);
 	tcase_add_test(tc, memory_cap_evicts_least_recent);
