@@ -9,6 +9,7 @@ Standard library only. The binaries come from the environment (set by meson):
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -83,7 +84,7 @@ def tempdir(prefix="jobsfs-it-"):
     def remove():
         # Runs after the mounts' own cleanups (reverse order); never walk into a mount
         # that is somehow still alive.
-        if any(os.path.ismount(os.path.join(path, d)) for d in os.listdir(path)):
+        if any(mounted(os.path.join(path, d)) for d in os.listdir(path)):
             print("cleanup: leaving %s, something is still mounted in it" % path,
                   file=sys.stderr)
             return
@@ -95,6 +96,23 @@ def tempdir(prefix="jobsfs-it-"):
 
     on_exit(remove)
     return path
+
+
+def mounted(path):
+    """True when something is mounted on path, from /proc/self/mountinfo: unlike
+    os.path.ismount this never asks the filesystem, so a hung, dead or failing jobsfs
+    still counts as mounted."""
+    path = os.path.abspath(path)
+    # Resolve the parent only: resolving path itself would stat the mount's root.
+    path = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            point = line.split(b" ")[4]
+            # Octal escapes for space, tab, newline, backslash.
+            point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), point)
+            if point == os.fsencode(path):
+                return True
+    return False
 
 
 def closed_port():
@@ -237,7 +255,7 @@ class Mount:
         self.exit_code = None
         on_exit(self.unmount)
         deadline = time.monotonic() + timeout
-        while not os.path.ismount(mountpoint):
+        while not mounted(mountpoint):
             if self.proc.poll() is not None:
                 raise RuntimeError("jobsfs exited %s before mounting: %s"
                                    % (self.proc.returncode, self.stderr().strip()))
@@ -259,13 +277,13 @@ class Mount:
         """fusermount3 -u, then reap jobsfs; returns its exit status."""
         if self.exit_code is not None:
             return self.exit_code
+        # Never decide by stat'ing the mount (os.path.ismount): with the cluster gone
+        # that can fail. jobsfs alive means mounted; a dead one may have left its mount.
         for attempt in range(20):
-            if not os.path.ismount(self.mountpoint):
-                break
             r = subprocess.run(["fusermount3", "-u", self.mountpoint], capture_output=True)
-            if r.returncode == 0:
+            if r.returncode == 0 or self.proc.poll() is not None:
                 break
-            time.sleep(0.1 * (attempt + 1))
+            time.sleep(0.1 * (attempt + 1))  # busy: a reader is still inside
         else:
             subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], capture_output=True)
         try:
@@ -273,7 +291,7 @@ class Mount:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        if os.path.ismount(self.mountpoint):  # jobsfs died without unmounting
+        if mounted(self.mountpoint):  # jobsfs died without unmounting
             subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], capture_output=True)
         self.exit_code = self.proc.returncode
         return self.exit_code
@@ -291,22 +309,22 @@ def run_jobsfs_once(path, url, mountpoint, options=(), env=None, timeout=30):
     full_env.update(env or {})
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=full_env)
-    mounted = False
+    is_mounted = False
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
-        if os.path.ismount(mountpoint):
-            mounted = True
+        if mounted(mountpoint):
+            is_mounted = True
             break
         time.sleep(0.05)
-    if mounted or proc.poll() is None:
-        mounted = mounted or os.path.ismount(mountpoint)
+    if is_mounted or proc.poll() is None:
+        is_mounted = is_mounted or mounted(mountpoint)
         subprocess.run(["fusermount3", "-u", mountpoint], capture_output=True)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
     out, err = proc.communicate()
-    return proc.returncode, (err + out).decode("utf-8", "replace"), mounted
+    return proc.returncode, (err + out).decode("utf-8", "replace"), is_mounted
 
 
 class Runner:

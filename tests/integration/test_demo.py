@@ -61,7 +61,7 @@ def main():
     def all_stopped():
         out = result.get("out")
         assert out is not None, "the demo did not run"
-        assert not os.path.ismount(mnt), "%s is still mounted" % mnt
+        assert not harness.mounted(mnt), "%s is still mounted" % mnt
         assert not os.path.exists(mnt), "the demo created %s and left it" % mnt
         m = re.search(r"ontap-sim: (http://[0-9.]+:[0-9]+)", out)
         assert m, "the demo did not print the simulator's URL:\n%s" % out[:500]

@@ -4,9 +4,11 @@
 Every byte read through the mount is compared with what the simulator serves:
   - a fixture session (tests/integration/fixtures/jobs.json: every job shape), where
     names, sizes, modes, times, file contents, views and errors are checked exactly;
-  - a scale session (--jobs N, workload paused), for listings over many pages and for
-    jobs created while mounted;
-  - credential sessions, where jobsfs must refuse to mount.
+  - a scale session (--jobs N, workload paused): listings over many pages, parallel
+    readers, jobs created, changed and deleted while mounted, cluster faults;
+  - a hostile session (uuids and field names that are not safe file names);
+  - lifecycle cases: retention (expiry), a cluster that goes away;
+  - credential and reachability cases, where jobsfs must refuse to mount.
 Exit status: 0 all passed, 1 a case failed, 77 FUSE or the binaries are missing.
 """
 
@@ -794,6 +796,71 @@ class HostileSession:
 
 
 # ---------------------------------------------------------------------------------------
+# The cluster's lifecycle: retention (expiry) and a cluster that goes away.
+
+def lifecycle_cases(jobsfs, sim_path, tmp):
+    def finished_job(sim, mp):
+        job = sim.new_job(description="jobsfs integration: lifecycle", state="failure",
+                          message="entry doesn't exist", code=4)
+        u = job["uuid"]
+        assert read(os.path.join(mp, u, "message")) == b"entry doesn't exist\n"
+        return u
+
+    def expiry():
+        mp = os.path.join(tmp, "expiry")
+        os.mkdir(mp)
+        sim = harness.Sim(sim_path, ["--jobs", "3", "--expiry", "3"])
+        m = harness.Mount(jobsfs, sim.url, mp, ["ttl=1", "expiry=3", "timeout=5"])
+        try:
+            u = finished_job(sim, mp)
+            deadline = time.monotonic() + 10
+            while os.path.exists(os.path.join(mp, u)) and time.monotonic() < deadline:
+                time.sleep(0.25)
+            held = {r["uuid"] for r in sim.jobs()}
+            assert u not in held, "the sim still holds %s 10s after end_time + 3" % u
+            assert not os.path.exists(os.path.join(mp, u)), \
+                "finished job still in the mount 10s after end_time + expiry (3s)"
+            assert u not in os.listdir(mp), "expired job still listed"
+        finally:
+            rc = m.unmount()
+            sim.stop()
+        assert rc == 0, "jobsfs exited %d: %s" % (rc, m.stderr())
+
+    def cluster_gone():
+        mp = os.path.join(tmp, "gone")
+        os.mkdir(mp)
+        sim = harness.Sim(sim_path, ["--jobs", "3"])
+        m = harness.Mount(jobsfs, sim.url, mp, ["ttl=1", "timeout=3"])
+        try:
+            u = finished_job(sim, mp)
+            size = os.stat(os.path.join(mp, u, "message")).st_size
+            sim.stop()
+            time.sleep(1.5)  # past ttl: anything not cached must ask the cluster
+            # A finished job is kept until end_time + expiry (design.md, Caching).
+            assert read(os.path.join(mp, u, "message")) == b"entry doesn't exist\n", \
+                "a finished job is not served from the cache while the cluster is gone"
+            assert os.stat(os.path.join(mp, u, "message")).st_size == size
+            t0 = time.monotonic()
+            try:
+                os.listdir(mp)  # fails (or serves the last listing): it must not hang
+            except OSError:
+                pass
+            assert time.monotonic() - t0 < 20, "listing took %.0fs with the cluster gone" % (
+                time.monotonic() - t0)
+            assert m.proc.poll() is None, "jobsfs died when the cluster went away: %s" % (
+                m.stderr())
+        finally:
+            rc = m.unmount()
+        assert rc == 0, "jobsfs exited %d after fusermount3 -u: %s" % (rc, m.stderr())
+        assert not harness.mounted(mp), "still mounted"
+
+    return [
+        ("lifecycle: finished job gone after expiry", expiry),
+        ("lifecycle: cluster gone, cache serves, unmount", cluster_gone),
+    ]
+
+
+# ---------------------------------------------------------------------------------------
 # Mounts that must be refused.
 
 def credential_cases(jobsfs, sim_path, tmp):
@@ -843,7 +910,7 @@ def credential_cases(jobsfs, sim_path, tmp):
         assert (names or url) in line, "stderr %r does not name %s" % (line, names or url)
         assert any(w.lower() in line.lower() for w in words), \
             "stderr %r names none of %s" % (line, words)
-        assert not os.path.ismount(mp), "left a mount behind"
+        assert not harness.mounted(mp), "left a mount behind"
 
     def sim_checks_auth():
         s = sim()
@@ -891,7 +958,7 @@ def session(runner, name, make, *args):
     def unmount():
         rc = s.mount.unmount()
         assert rc == 0, "jobsfs exited %s after fusermount3 -u: %s" % (rc, s.mount.stderr())
-        assert not os.path.ismount(s.mp), "still mounted"
+        assert not harness.mounted(s.mp), "still mounted"
         log = s.mount.stderr()
         for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
             assert bad not in log, "sanitizer report in jobsfs stderr:\n%s" % log
@@ -911,6 +978,8 @@ def main():
     session(runner, "fixture", FixtureSession, jobsfs, sim_path, tmp)
     session(runner, "scale", ScaleSession, jobsfs, sim_path, tmp)
     session(runner, "hostile", HostileSession, jobsfs, sim_path, tmp)
+    for name, fn in lifecycle_cases(jobsfs, sim_path, tmp):
+        runner.run(name, fn)
     for name, fn in credential_cases(jobsfs, sim_path, tmp):
         runner.run(name, fn)
     print("(%.1fs)" % (time.monotonic() - t0))
