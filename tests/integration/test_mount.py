@@ -860,6 +860,70 @@ def lifecycle_cases(jobsfs, sim_path, tmp):
     ]
 
 
+def assert_refused(jobsfs, mp, url, options, env, words, names=None):
+    """jobsfs exits non-zero without mounting, saying why in one line that names the
+    cluster (or the file at fault: names) and one of words."""
+    rc, err, mounted = harness.run_jobsfs_once(jobsfs, url, mp, options, env=env)
+    assert not mounted, "mounted anyway (exit %s): %s" % (rc, err)
+    assert rc not in (0, None), "exit %s, want non-zero: %s" % (rc, err)
+    lines = [line for line in err.splitlines()
+             if line.strip() and not line.startswith("jobsfs: warning:")]
+    assert len(lines) == 1, "want one line on stderr, got %d: %r" % (len(lines), err)
+    line = lines[0]
+    assert line.startswith("jobsfs: "), "stderr %r does not start with 'jobsfs: '" % line
+    assert (names or url) in line, "stderr %r does not name %s" % (line, names or url)
+    assert any(w.lower() in line.lower() for w in words), \
+        "stderr %r names none of %s" % (line, words)
+    assert not harness.mounted(mp), "left a mount behind"
+
+
+# ---------------------------------------------------------------------------------------
+# TLS: verified by default, -o cacert, -o insecure only when asked for.
+
+def tls_cases(jobsfs, sim_path, tmp):
+    mp = os.path.join(tmp, "tls")
+    os.mkdir(mp)
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    state = {}
+
+    def sim():
+        if "sim" not in state:
+            r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                "-keyout", key, "-out", cert, "-days", "2",
+                                "-subj", "/CN=127.0.0.1",
+                                "-addext", "subjectAltName=IP:127.0.0.1"],
+                               capture_output=True, timeout=CMD_TIMEOUT)
+            assert r.returncode == 0, "openssl req: %s" % r.stderr.decode()[-500:]
+            state["sim"] = harness.Sim(sim_path, ["--jobs", "4", "--tls-cert", cert,
+                                                  "--tls-key", key])
+            assert state["sim"].url.startswith("https://"), state["sim"].url
+        return state["sim"]
+
+    def mounts(options, warns):
+        s = sim()
+        m = harness.Mount(jobsfs, s.url, mp, options)
+        try:
+            names = os.listdir(mp)
+            assert len(names) == 4, "listing over TLS: %s" % names
+            for u in names:
+                assert read(os.path.join(mp, u, "uuid")) == u.encode() + b"\n"
+        finally:
+            rc = m.unmount()
+        assert rc == 0, "jobsfs exited %d after fusermount3 -u: %s" % (rc, m.stderr())
+        if warns:
+            assert "insecure" in m.stderr().lower() or "verif" in m.stderr().lower(), \
+                "-o insecure without a warning: %r" % m.stderr()
+
+    def unverified():
+        assert_refused(jobsfs, mp, sim().url, ["timeout=5"], {}, ["certificate", "TLS"])
+
+    return [
+        ("tls: self-signed refused by default", unverified),
+        ("tls: -o cacert mounts", lambda: mounts(["cacert=" + cert], False)),
+        ("tls: -o insecure mounts, with a warning", lambda: mounts(["insecure"], True)),
+    ]
+
+
 # ---------------------------------------------------------------------------------------
 # Mounts that must be refused.
 
@@ -897,20 +961,7 @@ def credential_cases(jobsfs, sim_path, tmp):
         assert rc == 0, "jobsfs exited %d after fusermount3 -u: %s" % (rc, m.stderr())
 
     def refused(url, options, env, words, names=None):
-        """jobsfs exits non-zero without mounting, saying why in one line that names
-        the cluster (or the file at fault) and one of words."""
-        rc, err, mounted = harness.run_jobsfs_once(jobsfs, url, mp, options, env=env)
-        assert not mounted, "mounted anyway (exit %s): %s" % (rc, err)
-        assert rc not in (0, None), "exit %s, want non-zero: %s" % (rc, err)
-        lines = [line for line in err.splitlines()
-                 if line.strip() and not line.startswith("jobsfs: warning:")]
-        assert len(lines) == 1, "want one line on stderr, got %d: %r" % (len(lines), err)
-        line = lines[0]
-        assert line.startswith("jobsfs: "), "stderr %r does not start with 'jobsfs: '" % line
-        assert (names or url) in line, "stderr %r does not name %s" % (line, names or url)
-        assert any(w.lower() in line.lower() for w in words), \
-            "stderr %r names none of %s" % (line, words)
-        assert not harness.mounted(mp), "left a mount behind"
+        assert_refused(jobsfs, mp, url, options, env, words, names)
 
     def sim_checks_auth():
         s = sim()
@@ -979,6 +1030,8 @@ def main():
     session(runner, "scale", ScaleSession, jobsfs, sim_path, tmp)
     session(runner, "hostile", HostileSession, jobsfs, sim_path, tmp)
     for name, fn in lifecycle_cases(jobsfs, sim_path, tmp):
+        runner.run(name, fn)
+    for name, fn in tls_cases(jobsfs, sim_path, tmp):
         runner.run(name, fn)
     for name, fn in credential_cases(jobsfs, sim_path, tmp):
         runner.run(name, fn)
