@@ -6,6 +6,7 @@
 #include "mount.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,25 +36,48 @@ static void invalidate_job(struct jfs_mount *m, const char *uuid)
 	jfs_inode_refs_free(refs, (size_t)n);
 }
 
+static struct timespec after_ms(long ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += ms * 1000000;
+	t.tv_sec += t.tv_nsec / 1000000000;
+	t.tv_nsec %= 1000000000;
+	return t;
+}
+
+static bool reached(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
 static void *keeper_main(void *arg)
 {
 	struct jfs_mount *m = arg;
+	struct timespec next_sweep = after_ms(KEEPER_PERIOD_MS);
 
 	pthread_mutex_lock(&m->keeper_lock);
 	while (!m->keeper_stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)KEEPER_PERIOD_MS * 1000000;
-		until.tv_sec += until.tv_nsec / 1000000000;
-		until.tv_nsec %= 1000000000;
-		pthread_cond_timedwait(&m->keeper_cond, &m->keeper_lock, &until);
+		while (!m->keeper_stop && !m->keeper_kick &&
+		       pthread_cond_timedwait(&m->keeper_cond, &m->keeper_lock, &next_sweep) !=
+			       ETIMEDOUT)
+			;
 		if (m->keeper_stop)
 			break;
+		m->keeper_kick = false;
 		pthread_mutex_unlock(&m->keeper_lock);
 
+		/* A kick hands over changes at once; the full sweep runs on the period. */
+		bool sweep = reached(&next_sweep);
+		if (sweep)
+			next_sweep = after_ms(KEEPER_PERIOD_MS);
 		char **uuids;
 		size_t n;
-		if (jfs_store_sweep(m->store, &uuids, &n) == 0) {
+		int rc = sweep ? jfs_store_sweep(m->store, &uuids, &n)
+			       : jfs_store_take_changes(m->store, &uuids, &n);
+		if (rc == 0) {
 			for (size_t i = 0; i < n; i++)
 				invalidate_job(m, uuids[i]);
 			if (n)
@@ -64,6 +88,15 @@ static void *keeper_main(void *arg)
 	}
 	pthread_mutex_unlock(&m->keeper_lock);
 	return NULL;
+}
+
+void jfs_keeper_kick(void *mount)
+{
+	struct jfs_mount *m = mount;
+	pthread_mutex_lock(&m->keeper_lock);
+	m->keeper_kick = true;
+	pthread_cond_signal(&m->keeper_cond);
+	pthread_mutex_unlock(&m->keeper_lock);
 }
 
 int jfs_keeper_start(struct jfs_mount *m)

@@ -237,6 +237,12 @@ int main(int argc, char *argv[])
 	client_config(&o, &sec, &cfg);
 	/* The session checks FUSE's options (an unknown -o fails here), before any
 	 * request is sent; it is mounted later, in run(). */
+	/* Read-only in the kernel too: every write, and every open for writing, fails
+	 * with EROFS there, even when open never reaches us (no-open mode). */
+	if (fuse_opt_add_arg(&args, "-oro") != 0) {
+		fprintf(stderr, "jobsfs: out of memory\n");
+		goto out_secrets;
+	}
 	m.se = fuse_session_new(&args, jfs_fs_ops(), sizeof(*jfs_fs_ops()), &m);
 	if (!m.se) {
 		fprintf(stderr, "jobsfs: invalid options (see jobsfs -h)\n");
@@ -256,7 +262,10 @@ int main(int argc, char *argv[])
 		.ttl = o.ttl,
 		.expiry = o.expiry,
 		.mem_max = o.cache_mem * 1024 * 1024,
+		.on_change = jfs_keeper_kick,
+		.on_change_arg = &m,
 	};
+	m.kernel_open_off = getenv("JOBSFS_NO_KERNEL_OPEN") != NULL;
 	if (jfs_store_new(m.client, &scfg, &m.store) != 0 || jfs_inodes_new(&m.inodes) != 0) {
 		fprintf(stderr, "jobsfs: out of memory\n");
 		goto out_mount;

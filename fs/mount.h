@@ -36,9 +36,17 @@ struct jfs_mount {
 	/* The housekeeping thread (keeper.c). */
 	pthread_t keeper;
 	bool keeper_running;	   /* only touched by the thread that starts/stops it */
-	pthread_mutex_t keeper_lock; /* guards keeper_stop */
-	pthread_cond_t keeper_cond;  /* signalled when keeper_stop turns true */
+	pthread_mutex_t keeper_lock; /* guards keeper_stop and keeper_kick */
+	pthread_cond_t keeper_cond;  /* signalled when either turns true */
 	bool keeper_stop;
+	bool keeper_kick;	     /* the store has changes to hand over now */
+
+	/* Set by init (before any other request), then read-only: the kernel opens
+	 * files and directories itself, without asking (FUSE_CAP_NO_OPEN_SUPPORT,
+	 * FUSE_CAP_NO_OPENDIR_SUPPORT), so handles are 0 and each read resolves. */
+	bool no_open;
+	bool no_opendir;
+	bool kernel_open_off;	     /* $JOBSFS_NO_KERNEL_OPEN set: for measurements */
 };
 
 /* The low-level operations; fuse_req_userdata is the struct jfs_mount. */
@@ -52,5 +60,9 @@ void jfs_open_free_all(struct jfs_mount *m);
  * and tells the kernel to drop what it holds of jobs that expired or changed. */
 int jfs_keeper_start(struct jfs_mount *m);
 void jfs_keeper_stop(struct jfs_mount *m);
+
+/* The store's on_change: wake the keeper to invalidate what changed at once. Takes
+ * only keeper_lock, so it may be called with the store's lock held. */
+void jfs_keeper_kick(void *mount);
 
 #endif

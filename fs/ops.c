@@ -459,6 +459,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	if (m->no_opendir) {
+		/* Once: from now on the kernel opens directories itself and keeps their
+		 * listings (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR) until their mtime moves
+		 * or the keeper invalidates them. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	dh = calloc(1, sizeof(*dh));
 	if (!dh) {
 		fuse_reply_err(req, ENOMEM);
@@ -558,15 +565,40 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 	return 0;
 }
 
-static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
-		       bool plus)
+/* Without an open handle (no-opendir mode), the directory as it is now. */
+static int dir_now(struct jfs_mount *m, fuse_ino_t ino, struct dir_handle *dh)
+{
+	struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
+	if (!in)
+		return -ESTALE;
+	int rc = resolve(m, in, &dh->p);
+	if (rc == 0 && !dh->p.listing && !dh->p.node->is_dir) {
+		place_release(&dh->p);
+		rc = -ENOTDIR;
+	}
+	return rc;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
 {
 	struct jfs_mount *m = mount_of(req);
-	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
-	char *buf = malloc(size);
+	struct dir_handle now, *dh = (struct dir_handle *)(uintptr_t)fi->fh;
+	char *buf;
 	size_t pos = 0;
 
+	if (!dh) {
+		int rc = dir_now(m, ino, &now);
+		if (rc != 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		dh = &now;
+	}
+	buf = malloc(size);
 	if (!buf) {
+		if (dh == &now)
+			place_release(&now.p);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -593,6 +625,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 				if (rc != 0) {
 					if (pos == 0) {
 						free(buf);
+						if (dh == &now)
+							place_release(&now.p);
 						fuse_reply_err(req, -rc);
 						return;
 					}
@@ -619,18 +653,20 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	}
 	fuse_reply_buf(req, buf, pos);
 	free(buf);
+	if (dh == &now)
+		place_release(&now.p);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	do_readdir(req, size, off, fi, false);
+	do_readdir(req, ino, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
-	do_readdir(req, size, off, fi, true);
+	do_readdir(req, ino, size, off, fi, true);
 }
 
 /* ---- files ------------------------------------------------------------------------------ */
@@ -661,6 +697,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (!in) {
 		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (m->no_open) {
+		/* Once: from now on the kernel opens files itself, keeping their pages
+		 * until their size or mtime changes or the keeper invalidates them. */
+		fuse_reply_err(req, ENOSYS);
 		return;
 	}
 	int rc = resolve(m, in, &p);
@@ -698,14 +740,33 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct open_file *fh = (struct open_file *)(uintptr_t)fi->fh;
-	const struct jfs_node *node = fh->node;
+	struct place p;
+	const struct jfs_node *node;
 
+	memset(&p, 0, sizeof(p));
+	if (fh) {
+		node = fh->node;
+	} else { /* no-open mode: the file as it is now */
+		struct jfs_mount *m = mount_of(req);
+		struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
+		int rc = in ? resolve(m, in, &p) : -ESTALE;
+		if (rc == 0 && (p.listing || p.node->is_dir)) {
+			place_release(&p);
+			rc = -EISDIR;
+		}
+		if (rc != 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		node = p.node;
+	}
 	if (off < 0 || (size_t)off >= node->size) {
 		fuse_reply_buf(req, NULL, 0);
-		return;
+	} else {
+		size_t n = node->size - (size_t)off;
+		fuse_reply_buf(req, node->data + off, n < size ? n : size);
 	}
-	size_t n = node->size - (size_t)off;
-	fuse_reply_buf(req, node->data + off, n < size ? n : size);
+	place_release(&p);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -796,6 +857,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Drop cached pages when a file's mtime or size changes. */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	/* open and opendir never leave the kernel (see fuse-performance.md). Only with
+	 * auto_inval_data, which is what drops pages and cached listings on change. */
+	struct jfs_mount *m = userdata;
+	bool inval = conn->want & FUSE_CAP_AUTO_INVAL_DATA;
+	m->no_open = inval && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) && !m->kernel_open_off;
+	m->no_opendir = inval && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) &&
+			!m->kernel_open_off;
+	jfs_debug("no-open %d, no-opendir %d", m->no_open, m->no_opendir);
 }
 
 static const struct fuse_lowlevel_ops ops = {

@@ -156,6 +156,8 @@ struct jfs_store {
 	size_t mem_max;
 	jfs_store_clock_fn clock;
 	void *clock_arg;
+	void (*on_change)(void *arg);
+	void *on_change_arg;
 
 	/* Guards everything below, the entries and their in-flight records. Never held
 	 * across a request, nor while calling the client. */
@@ -348,8 +350,11 @@ static void queue_changed_locked(struct jfs_store *s, const char *uuid)
 		s->changed_cap = cap;
 	}
 	char *u = strdup(uuid);
-	if (u)
-		s->changed[s->nchanged++] = u;
+	if (!u)
+		return;
+	s->changed[s->nchanged++] = u;
+	if (s->on_change)
+		s->on_change(s->on_change_arg);
 }
 
 static void entry_drop_job_locked(struct jfs_store *s, struct job_entry *je)
@@ -795,6 +800,18 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 
 /* ---- housekeeping ------------------------------------------------------------------ */
 
+static void take_changes_locked(struct jfs_store *s, char ***uuids, size_t *n)
+{
+	*uuids = NULL;
+	*n = 0;
+	if (s->nchanged == 0)
+		return;
+	*uuids = s->changed;
+	*n = s->nchanged;
+	s->changed = NULL;
+	s->nchanged = s->changed_cap = 0;
+}
+
 int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 {
 	int64_t now = jfs_store_now_ms(s);
@@ -846,12 +863,15 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 			}
 		}
 	}
-	if (s->nchanged) {
-		*uuids = s->changed;
-		*n = s->nchanged;
-		s->changed = NULL;
-		s->nchanged = s->changed_cap = 0;
-	}
+	take_changes_locked(s, uuids, n);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int jfs_store_take_changes(struct jfs_store *s, char ***uuids, size_t *n)
+{
+	pthread_mutex_lock(&s->lock);
+	take_changes_locked(s, uuids, n);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -892,6 +912,8 @@ int jfs_store_new(struct jfs_client *c, const struct jfs_store_config *cfg,
 	s->mem_max = cfg->mem_max ? cfg->mem_max : JFS_STORE_MEM_DEFAULT;
 	s->clock = cfg->clock ? cfg->clock : default_clock;
 	s->clock_arg = cfg->clock ? cfg->clock_arg : s->http;
+	s->on_change = cfg->on_change;
+	s->on_change_arg = cfg->on_change_arg;
 	s->lru.next = s->lru.prev = &s->lru;
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {
 		free(s);

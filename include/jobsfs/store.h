@@ -41,6 +41,11 @@ struct jfs_store_config {
 	size_t mem_max;		  /* cap on the bytes of jobs held (job->mem); 0: default */
 	jfs_store_clock_fn clock; /* NULL: our clock plus the skew the HTTP layer saw */
 	void *clock_arg;
+	/* Called when a job is found expired, changed or deleted (its uuid then waits
+	 * for jfs_store_take_changes), so that a housekeeper can act at once. Called
+	 * with the store's lock held: it must not call the store. NULL: none. */
+	void (*on_change)(void *arg);
+	void *on_change_arg;
 };
 
 /* A view's jobs as one fetch returned them. Immutable; shared by reference. */
@@ -121,6 +126,10 @@ double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job);
  * when nothing changed. Returns 0 or -ENOMEM (changes are then kept for next time). */
 int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n);
 void jfs_store_uuids_free(char **uuids, size_t n);
+
+/* Only the second half of the sweep: the uuids of jobs that expired, changed or
+ * disappeared since the last call, as jfs_store_sweep hands them over. */
+int jfs_store_take_changes(struct jfs_store *s, char ***uuids, size_t *n);
 
 void jfs_store_counters_get(struct jfs_store *s, struct jfs_store_counters *out);
 
