@@ -328,7 +328,7 @@ int job_canonical_order(json_object *rec)
 	return rc;
 }
 
-int job_set_state(struct sim_job *j, enum job_state st, const char *message, int64_t code,
+int job_put_state(struct sim_job *j, enum job_state st, const char *message, int64_t code,
 		  int64_t end, int utc_offset)
 {
 	int rc;
@@ -343,6 +343,13 @@ int job_set_state(struct sim_job *j, enum job_state st, const char *message, int
 		rc = job_set_time(j, "end_time", j->end, utc_offset);
 	else if (!rc)
 		json_object_object_del(j->rec, "end_time");
+	return rc;
+}
+
+int job_set_state(struct sim_job *j, enum job_state st, const char *message, int64_t code,
+		  int64_t end, int utc_offset)
+{
+	int rc = job_put_state(j, st, message, code, end, utc_offset);
 	if (!rc)
 		rc = job_canonical_order(j->rec);
 	if (!rc)

@@ -99,6 +99,10 @@ int job_set_state(struct sim_job *j, enum job_state st, const char *message, int
  * code, start_time, end_time, svm, node, error, others, _links) after fields were added. */
 int job_canonical_order(json_object *rec);
 
+/* job_set_state without the reordering and the refresh, for a record being built. */
+int job_put_state(struct sim_job *j, enum job_state st, const char *message, int64_t code,
+		  int64_t end, int utc_offset);
+
 /* Set rec[key] to an ISO 8601 time string at utc_offset. 0 or -ENOMEM/-EINVAL. */
 int job_set_time(struct sim_job *j, const char *key, int64_t epoch, int utc_offset);
 

@@ -42,6 +42,43 @@ void sim_uuid(uint64_t *state, char out[37])
 		 (unsigned long long)(lo & 0xffffffffffffULL));
 }
 
+/* How jobs fail. %S svm, %V volume, %N snapshot, %n node. */
+enum {
+	OC_NOENT, OC_SNAP_LOCKED, OC_DUP_VOLUME, OC_AGGR_FULL, OC_NODE_DOWN, OC_MOVE_ABORTED,
+	OC_SECURITY, OC_BACKUP_UPLOAD, OC_CANCELED, /* not drawn: PATCH ?action=cancel */
+	N_OUTCOMES
+};
+static const struct outcome {
+	long code;
+	const char *message;
+	const char *argument; /* error.arguments[0].message, NULL: none */
+} outcomes[N_OUTCOMES] = {
+	[OC_NOENT] = { 4, "entry doesn't exist", NULL },
+	[OC_SNAP_LOCKED] = { 1638555,
+	  "Snapshot copy \"%N\" of volume \"%V\" on Vserver \"%S\" has not expired or is locked. "
+	  "Use the \"snapshot show -fields owners, expiry-time\" command to view the expiry "
+	  "and lock status of the Snapshot copy.",
+	  "%N" },
+	[OC_DUP_VOLUME] = { 2432836, "Duplicate volume name \"%V\" in Vserver \"%S\".", "%V" },
+	[OC_AGGR_FULL] = { 917927,
+	  "Volume \u00ab%V\u00bb : l\u2019agr\u00e9gat \u201caggr_donn\u00e9es\u201d est plein "
+	  "\u2014 r\u00e9essayez apr\u00e8s avoir lib\u00e9r\u00e9 de l'espace.",
+	  "aggr_donn\u00e9es" },
+	[OC_NODE_DOWN] = { 460770, "Job manager: the node \"%n\" became unavailable while the job "
+				   "was running; the job did not complete.", "%n" },
+	[OC_MOVE_ABORTED] = { 13001, "The \"volume move\" operation on \"%V\" was aborted because "
+				     "the destination aggregate \"aggr2\" went offline.", NULL },
+	[OC_SECURITY] = { 655698, "Failed to apply the security policy \"pol_%S\" to path "
+				  "\"/vol/%V/projects\": the path does not exist.", "/vol/%V/projects" },
+	[OC_BACKUP_UPLOAD] = { 39387137, "Failed to upload the configuration backup to "
+					 "\"https://backup.example.com/ontap/\": connection timed out.",
+	  NULL },
+	[OC_CANCELED] = { 1, "Operation canceled by user request.", NULL },
+};
+
+#define OC(x) (1u << (x))
+#define OC_ANY (OC(OC_NOENT) | OC(OC_NODE_DOWN))
+
 /* What kinds of jobs a cluster runs. In descriptions %U is a uuid, %V a volume. */
 static const struct job_template {
 	const char *description;
@@ -49,47 +86,45 @@ static const struct job_template {
 	bool can_pause, can_cancel;
 	long min_s, max_s;   /* running time */
 	const char *success; /* message on success */
+	unsigned failures;   /* the outcomes this kind of job fails with */
 } templates[] = {
-	{ "PATCH /api/cluster", false, false, false, 1, 5, "success" },
-	{ "Cluster Backup Job", false, false, true, 30, 240, "Complete: Successful [0]" },
-	{ "DELETE /api/storage/volumes/%U/snapshots/%U", true, false, false, 1, 10, "success" },
+	{ "PATCH /api/cluster", false, false, false, 1, 5, "success", OC_ANY },
+	{ "Cluster Backup Job", false, false, true, 30, 240, "Complete: Successful [0]",
+	  OC_ANY | OC(OC_BACKUP_UPLOAD) },
+	{ "DELETE /api/storage/volumes/%U/snapshots/%U", true, false, false, 1, 10, "success",
+	  OC_ANY | OC(OC_SNAP_LOCKED) },
 	{ "File Directory Security Apply Job", true, false, true, 10, 180,
-	  "Complete: Successful [0]" },
-	{ "Create %V", true, false, false, 2, 20, "Complete: Successful [0]" },
-	{ "Vol Move", true, true, true, 60, 600, "Complete: Successful [0]" },
-	{ "Snapshot Delete", true, false, false, 1, 15, "Complete: Successful [0]" },
-	{ "POST /api/storage/volumes", true, false, false, 2, 30, "success" },
-	{ "PATCH /api/storage/volumes/%U", true, false, false, 1, 20, "success" },
-	{ "Volume Clone Split", true, true, true, 30, 300, "Complete: Successful [0]" },
-	{ "App Snapshot Job", true, false, false, 1, 30, "Complete: Successful" },
-	{ "SnapMirror initialize", true, true, true, 20, 400, "Complete: Successful [0]" },
+	  "Complete: Successful [0]", OC_ANY | OC(OC_SECURITY) },
+	{ "Create %V", true, false, false, 2, 20, "Complete: Successful [0]",
+	  OC_ANY | OC(OC_DUP_VOLUME) | OC(OC_AGGR_FULL) },
+	{ "Vol Move", true, true, true, 60, 600, "Complete: Successful [0]",
+	  OC_ANY | OC(OC_MOVE_ABORTED) | OC(OC_AGGR_FULL) },
+	{ "Snapshot Delete", true, false, false, 1, 15, "Complete: Successful [0]",
+	  OC_ANY | OC(OC_SNAP_LOCKED) },
+	{ "POST /api/storage/volumes", true, false, false, 2, 30, "success",
+	  OC_ANY | OC(OC_DUP_VOLUME) | OC(OC_AGGR_FULL) },
+	{ "PATCH /api/storage/volumes/%U", true, false, false, 1, 20, "success", OC_ANY },
+	{ "Volume Clone Split", true, true, true, 30, 300, "Complete: Successful [0]",
+	  OC_ANY | OC(OC_AGGR_FULL) },
+	{ "App Snapshot Job", true, false, false, 1, 30, "Complete: Successful", OC_ANY },
+	{ "SnapMirror initialize", true, true, true, 20, 400, "Complete: Successful [0]",
+	  OC_ANY | OC(OC_AGGR_FULL) },
 };
 #define N_TEMPLATES (sizeof(templates) / sizeof(templates[0]))
 
-/* How jobs fail. %S svm, %V volume, %N snapshot, %n node. */
-static const struct outcome {
-	long code;
-	const char *message;
-	const char *argument; /* error.arguments[0].message, NULL: none */
-} outcomes[] = {
-	{ 4, "entry doesn't exist", NULL },
-	{ 1638555,
-	  "Snapshot copy \"%N\" of volume \"%V\" on Vserver \"%S\" has not expired or is locked. "
-	  "Use the \"snapshot show -fields owners, expiry-time\" command to view the expiry "
-	  "and lock status of the Snapshot copy.",
-	  "%N" },
-	{ 2432836, "Duplicate volume name \"%V\" in Vserver \"%S\".", "%V" },
-	{ 917927, "Volume \u00ab%V\u00bb : l\u2019agr\u00e9gat \u201caggr_donn\u00e9es\u201d "
-		  "est plein \u2014 r\u00e9essayez apr\u00e8s avoir lib\u00e9r\u00e9 de l'espace.",
-	  "aggr_donn\u00e9es" },
-	{ 460770, "Job manager: the node \"%n\" became unavailable while the job was running; "
-		  "the job did not complete.", "%n" },
-	{ 13001, "The \"volume move\" operation on \"%V\" was aborted because the destination "
-		 "aggregate \"aggr2\" went offline.", NULL },
-	{ 1, "Operation canceled by user request.", NULL },
-};
-#define N_OUTCOMES (sizeof(outcomes) / sizeof(outcomes[0]))
-#define OUTCOME_CANCELED 6 /* not drawn by the workload: PATCH ?action=cancel */
+/* A failure outcome of template t, drawn from st. */
+static int draw_failure(const struct job_template *t, uint64_t *st)
+{
+	/* The failures typical of this kind of job are drawn three times as often. */
+	int allowed[3 * N_OUTCOMES], n = 0;
+	for (int i = 0; i < N_OUTCOMES; i++) {
+		if (!(t->failures & OC(i)))
+			continue;
+		for (int w = (OC_ANY & OC(i)) ? 1 : 3; w > 0; w--)
+			allowed[n++] = i;
+	}
+	return allowed[sim_rand(st) % (uint64_t)n];
+}
 
 static const char *const nodes[] = { "cluster1-01", "cluster1-02" };
 
@@ -196,9 +231,12 @@ fail:
 	return NULL;
 }
 
-/* Move j to its planned state at now (caller holds the store's write lock). */
-static int plan_apply(struct sim *s, struct sim_job *j, int64_t now)
+/* Move j to its planned state at now (caller holds the store's write lock). With
+ * !publish (a record being built) the cached JSON is left for the caller to refresh. */
+static int plan_apply(struct sim *s, struct sim_job *j, int64_t now, bool publish)
 {
+	int (*set_state)(struct sim_job *, enum job_state, const char *, int64_t, int64_t,
+			 int) = publish ? job_set_state : job_put_state;
 	struct job_plan *p = &j->plan;
 	const int off = s->cfg.utc_offset;
 	if (!p->active || p->held)
@@ -211,7 +249,7 @@ static int plan_apply(struct sim *s, struct sim_job *j, int64_t now)
 		job_vars(&s->workload, p->seed, &v);
 		p->active = false;
 		if (p->outcome < 0)
-			return job_set_state(j, JOB_SUCCESS, t->success, 0, p->t_end, off);
+			return set_state(j, JOB_SUCCESS, t->success, 0, p->t_end, off);
 		const struct outcome *oc = &outcomes[p->outcome];
 		char *msg = expand(oc->message, &v, &st);
 		if (!msg)
@@ -224,11 +262,9 @@ static int plan_apply(struct sim *s, struct sim_job *j, int64_t now)
 				return -ENOMEM;
 			}
 		}
-		rc = job_set_state(j, JOB_FAILURE, msg, oc->code, p->t_end, off);
+		rc = set_state(j, JOB_FAILURE, msg, oc->code, p->t_end, off);
 		free(msg);
-		if (!rc)
-			rc = job_canonical_order(j->rec);
-		return rc ? rc : job_refresh(j);
+		return rc;
 	}
 	enum job_state want = now < p->t_run ? JOB_QUEUED : JOB_RUNNING;
 	if (p->t_pause && now >= p->t_pause && now < p->t_resume)
@@ -237,7 +273,7 @@ static int plan_apply(struct sim *s, struct sim_job *j, int64_t now)
 		return 0;
 	static const char *const msgs[] = { [JOB_QUEUED] = "Queued", [JOB_RUNNING] = "Running",
 					    [JOB_PAUSED] = "Paused" };
-	return job_set_state(j, want, msgs[want], 0, 0, off);
+	return set_state(j, want, msgs[want], 0, 0, off);
 }
 
 /* A new workload job that arrived at `start`, moved to its state at now. */
@@ -271,7 +307,7 @@ static struct sim_job *make_job(struct sim *s, int64_t start, int64_t now)
 		p->t_resume = p->t_pause + rand_range(&pst, 10, 90);
 		p->t_end += p->t_resume - p->t_pause;
 	}
-	p->outcome = rand_unit(&pst) < 0.8 ? -1 : (int)(sim_rand(&pst) % (N_OUTCOMES - 1));
+	p->outcome = rand_unit(&pst) < 0.8 ? -1 : draw_failure(t, &pst);
 
 	char *desc = expand(t->description, &v, &st);
 	int rc = desc ? 0 : -ENOMEM;
@@ -281,7 +317,7 @@ static struct sim_job *make_job(struct sim *s, int64_t start, int64_t now)
 		rc = add(j->rec, "description", json_object_new_string(desc));
 	free(desc);
 	if (!rc)
-		rc = job_set_state(j, JOB_QUEUED, "Queued", 0, 0, s->cfg.utc_offset);
+		rc = job_put_state(j, JOB_QUEUED, "Queued", 0, 0, s->cfg.utc_offset);
 	if (!rc)
 		rc = job_set_time(j, "start_time", start, s->cfg.utc_offset);
 	/* svm and node objects are shared between jobs (see store.h). */
@@ -290,9 +326,9 @@ static struct sim_job *make_job(struct sim *s, int64_t start, int64_t now)
 	if (!rc && seed % 3 != 0) /* node: newer releases */
 		rc = add(j->rec, "node", json_object_get(w->node[v.node]));
 	if (!rc)
-		rc = job_canonical_order(j->rec);
+		rc = plan_apply(s, j, now, false);
 	if (!rc)
-		rc = plan_apply(s, j, now);
+		rc = job_canonical_order(j->rec);
 	if (!rc)
 		rc = job_refresh(j);
 	if (rc) {
@@ -382,7 +418,7 @@ void workload_advance(struct sim *s)
 		arrivals(s, now);
 		for (size_t i = 0; i < s->store.n; i++) {
 			struct sim_job *j = s->store.jobs[i];
-			if (j->plan.active && plan_apply(s, j, now) != 0)
+			if (j->plan.active && plan_apply(s, j, now, true) != 0)
 				jfs_err("out of memory updating job %s", j->uuid);
 		}
 	} else {
@@ -477,7 +513,7 @@ long workload_action(struct sim *s, struct sim_job *j, const char *action,
 			return 458784;
 		}
 		p->active = false;
-		const struct outcome *oc = &outcomes[OUTCOME_CANCELED];
+		const struct outcome *oc = &outcomes[OC_CANCELED];
 		rc = job_set_state(j, JOB_FAILURE, oc->message, oc->code, now, off);
 	} else if (strcmp(action, "pause") == 0) {
 		if (!j->can_pause) {
