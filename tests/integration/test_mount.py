@@ -163,6 +163,7 @@ class FixtureSession:
             ("cat every field of every job", self.t_cat_all),
             ("job.json == record", self.t_job_json),
             ("reads at offsets (long message)", self.t_partial_reads),
+            ("attributes stable across ttl", self.t_stable),
             ("grep -r over messages", self.t_grep),
             ("find -newermt", self.t_find_newermt),
             ("tar -cf - MOUNT", self.t_tar),
@@ -316,6 +317,25 @@ class FixtureSession:
         finally:
             os.close(fd)
         assert b"".join(chunks) == data, "sequential 1000-byte reads differ"
+
+    def t_stable(self):
+        """Times, sizes and modes do not move while the jobs do not change, even
+        once the ttl (2s) has passed and jobsfs has asked the cluster again."""
+        def snapshot():
+            out = {}
+            for root, dirs, files in os.walk(self.mp):
+                for n in dirs + files:
+                    st = os.lstat(os.path.join(root, n))
+                    out[os.path.join(root, n)] = (st.st_mtime, st.st_size, st.st_mode)
+            return out
+        before = snapshot()
+        time.sleep(2.5)
+        os.listdir(self.mp)
+        after = snapshot()
+        set_diff("paths after ttl", after, before)
+        moved = [(p, before[p], after[p]) for p in before if before[p] != after[p]]
+        assert not moved, "%d entries changed (mtime, size, mode), e.g. %s" % (
+            len(moved), moved[:3])
 
     def t_grep(self):
         patterns = ["entry doesn't exist", "quota", "slow link", "données", "容量不足", "Cutover"]
@@ -621,6 +641,7 @@ class ScaleSession:
     def cases(self):
         return [
             ("scale: sim holds N jobs", self.t_count),
+            ("scale: one request per page, none per job", self.t_requests),
             ("scale: root ls == sim uuids", self.t_listing),
             ("scale: ls -l mtimes", self.t_ls_l),
             ("scale: every state/code file", self.t_states),
@@ -634,6 +655,29 @@ class ScaleSession:
     def t_count(self):
         assert len(self.records) == self.N, "--jobs %d: /_sim/jobs holds %d" % (
             self.N, len(self.records))
+
+    def t_requests(self):
+        """ls -l and a read of every job over a fresh mount cost one request per page
+        (fields=*, max_records=page_size), never one per job (design.md, Caching)."""
+        status, _, _ = self.sim.request("POST", "/_sim/counters/reset")
+        assert status == 204, "POST /_sim/counters/reset: HTTP %d" % status
+        run(["ls", "-l", self.mp])
+        for u in self.records:
+            read(self.p(u, "state"))
+        _, c, _ = self.sim.request("GET", "/_sim/counters")
+        pages = -(-self.N // 97)
+        active = sum(r["state"] not in ("success", "failure") for r in self.records.values())
+        per_job = c["by_endpoint"].get("GET /api/cluster/jobs/{uuid}", 0)
+        listing = c["by_endpoint"].get("GET /api/cluster/jobs", 0)
+        assert per_job <= active, "%d GETs of single jobs (%d jobs are active)" % (
+            per_job, active)
+        # A walk longer than ttl=1 (a slow sanitizer build) may be repeated once or twice.
+        assert pages <= listing <= 3 * pages, "%d collection requests for %d pages" % (
+            listing, pages)
+        for q in c["by_query"]:
+            if q.startswith("/api/cluster/jobs?"):
+                assert "fields=*" in q and "max_records=97" in q, \
+                    "a listing request without fields=* or page_size: %s" % q
 
     def t_listing(self):
         set_diff("os.listdir(MOUNT), %d jobs" % self.N, os.listdir(self.mp), self.records)
