@@ -731,7 +731,9 @@ static void get_collection(struct sim *s, const char *raw_query, const struct qu
 		error_body(r, 500, "1", "Out of memory.", NULL);
 		goto out;
 	}
-	const bool empty_page = c.empty_index < fx->empty_pages;
+	/* A walk begins without a cursor; its empty pages carry start.empty=K. */
+	const bool empty_page = c.empty_index < fx->empty_pages &&
+				(c.empty_index > 0 || !c.cursor_uuid);
 
 	pthread_rwlock_rdlock(&s->store.lock);
 	size_t limit = c.return_records ? (size_t)c.max_records + 1 : SIZE_MAX;

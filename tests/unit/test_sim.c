@@ -664,7 +664,9 @@ START_TEST(test_faults)
 {
 	struct sim s;
 	const char *args[] = { "--jobs", "10", "--fault", "status=503*2", NULL };
+	/* The workload is paused below, before anything could finish or expire. */
 	start(&s, args);
+	pause_workload(&s);
 	expect_error(&s, "GET", "/api/cluster/jobs", 503, "503", NULL);
 	expect_error(&s, "GET", "/api/cluster/jobs", 503, "503", NULL);
 	json_object_put(get_json(&s, "/api/cluster/jobs"));
@@ -694,6 +696,31 @@ START_TEST(test_faults)
 	json_object_put(f);
 	control(&s, "DELETE", "/_sim/faults", NULL, 204);
 	control(&s, "POST", "/_sim/faults", "nonsense=1", 400);
+
+	/* empty-pages=2: a walk starts with two empty pages, then lists every job once. */
+	control(&s, "POST", "/_sim/faults", "empty-pages=2", 200);
+	struct uuids seen = { 0 };
+	ck_assert_int_eq(walk(&s, "/api/cluster/jobs?max_records=4", &seen, NULL, NULL), 2 + 3);
+	ck_assert_uint_eq(seen.n, 10);
+	uuids_free(&seen);
+
+	/* hostile: odd uuids and field names; repeat-next and foreign-next links. */
+	control(&s, "POST", "/_sim/faults", "hostile*1", 200);
+	walk(&s, "/api/cluster/jobs?fields=*", &seen, NULL, NULL);
+	ck_assert_uint_eq(seen.n, 16);
+	ck_assert(uuids_has(&seen, "a/b") && uuids_has(&seen, "..") && uuids_has(&seen, "") &&
+		  uuids_has(&seen, ".") && uuids_has(&seen, "../../etc"));
+	uuids_free(&seen);
+	control(&s, "POST", "/_sim/faults", "repeat-next*1,foreign-next=http://127.0.0.2:9*2", 200);
+	json_object *o = get_json(&s, "/api/cluster/jobs?max_records=3");
+	ck_assert_str_eq(str_field(field(field(o, "_links"), "next"), "href"),
+			 "http://127.0.0.2:9/api/cluster/jobs?max_records=3");
+	json_object_put(o);
+	o = get_json(&s, "/api/cluster/jobs?max_records=3");
+	ck_assert_int_eq(strncmp(str_field(field(field(o, "_links"), "next"), "href"),
+				 "http://127.0.0.2:9/api/cluster/jobs?start.uuid=", 47), 0);
+	json_object_put(o);
+	control(&s, "DELETE", "/_sim/faults", NULL, 204);
 	json_object_put(get_json(&s, "/api/cluster/jobs"));
 	sim_stop(&s);
 }
