@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jobsfs/isotime.h"
 #include "jobsfs/log.h"
 #include "jobsfs/urlenc.h"
 #include "fixture.h"
@@ -377,6 +378,7 @@ struct coll {
 	bool fields_default;         /* no fields asked: uuid and _links */
 	struct simq_order *order;
 	char *order_fields[MAX_ORDER_FIELDS];
+	bool order_desc[MAX_ORDER_FIELDS];
 	size_t norder;
 	long max_records;
 	bool return_records;
@@ -422,10 +424,12 @@ static int order_fields(struct coll *c, const char *order_by)
 			c->order_fields[c->norder] = strndup(p, n);
 			if (!c->order_fields[c->norder])
 				return -ENOMEM;
+			p += n;
+			size_t rest = strcspn(p, ",");
+			c->order_desc[c->norder] = memmem(p, rest, "desc", 4) != NULL;
 			c->norder++;
 		}
-		p += n;
-		p += strcspn(p, ","); /* skip asc/desc */
+		p += strcspn(p, ","); /* past asc/desc */
 	}
 	return 0;
 }
@@ -556,12 +560,138 @@ static int job_compare(const void *pa, const void *pb, void *arg)
 	return coll_compare(arg, a->rec, a->uuid, b->rec, b->uuid);
 }
 
-/* The records to list, in the query's order, strictly after the cursor. For the
- * default order (uuid) without return_records=false, stops at limit. */
+/* The records a page is cut from. */
 struct selection {
 	struct sim_job **jobs;
 	size_t n, cap;
 };
+
+/* Sorting by order_by fast: simq_order_compare reads (and parses) both records' values
+ * at every comparison, which over 100,000 jobs takes a second. So each record's keys are
+ * read once, the records sorted on them, and the result checked pair by pair with
+ * simq_order_compare, the arbiter; should the two ever disagree (a value this reading
+ * does not mirror), the records are sorted again with simq alone. */
+struct sort_key {
+	bool set;
+	int64_t i;        /* numbers (integers) and times */
+	const char *text; /* strings */
+};
+
+struct keyed {
+	struct sim_job *job;
+	struct sort_key *keys; /* norder of them, in one array for all records */
+};
+
+struct key_ctx {
+	const struct coll *c;
+	enum simq_type types[MAX_ORDER_FIELDS];
+};
+
+static unsigned char fold(unsigned char ch)
+{
+	return ch >= 'A' && ch <= 'Z' ? (unsigned char)(ch + 32) : ch;
+}
+
+/* false: a value this reading does not handle (then simq sorts alone). */
+static bool read_key(json_object *v, enum simq_type t, struct sort_key *k)
+{
+	k->set = false;
+	if (!v || json_object_is_type(v, json_type_null))
+		return true;
+	switch (t) {
+	case SIMQ_STRING:
+		if (!json_object_is_type(v, json_type_string))
+			return false;
+		k->text = json_object_get_string(v);
+		break;
+	case SIMQ_NUMBER:
+		if (!json_object_is_type(v, json_type_int))
+			return false;
+		k->i = json_object_get_int64(v);
+		break;
+	case SIMQ_TIME:
+		if (!json_object_is_type(v, json_type_string))
+			return false;
+		if (jfs_isotime_parse(json_object_get_string(v), &k->i) != 0)
+			return true; /* unreadable times sort as unset */
+		break;
+	}
+	k->set = true;
+	return true;
+}
+
+static int keyed_compare(const void *pa, const void *pb, void *arg)
+{
+	const struct keyed *a = pa, *b = pb;
+	const struct key_ctx *kc = arg;
+	for (size_t i = 0; i < kc->c->norder; i++) {
+		const struct sort_key *ka = &a->keys[i], *kb = &b->keys[i];
+		if (ka->set != kb->set)
+			return ka->set ? -1 : 1; /* unset last, either direction */
+		if (!ka->set)
+			continue;
+		int d = 0;
+		if (kc->types[i] == SIMQ_STRING) {
+			const unsigned char *x = (const unsigned char *)ka->text;
+			const unsigned char *y = (const unsigned char *)kb->text;
+			while (*x && fold(*x) == fold(*y)) {
+				x++;
+				y++;
+			}
+			d = fold(*x) < fold(*y) ? -1 : fold(*x) > fold(*y);
+		} else {
+			d = ka->i < kb->i ? -1 : ka->i > kb->i;
+		}
+		if (d)
+			return kc->c->order_desc[i] ? -d : d;
+	}
+	return strcmp(a->job->uuid, b->job->uuid);
+}
+
+/* Sort sel by c's order through precomputed keys. false: not done (simq must). */
+static bool sort_keyed(const struct coll *c, struct selection *sel)
+{
+	struct key_ctx kc = { .c = c };
+	for (size_t i = 0; i < c->norder; i++) {
+		const struct simq_field *f = simq_field_find(c->order_fields[i]);
+		if (!f)
+			return false;
+		kc.types[i] = f->type;
+	}
+	struct keyed *k = malloc(sel->n * sizeof(*k));
+	struct sort_key *keys = malloc(sel->n * c->norder * sizeof(*keys) + 1);
+	if (!k || !keys) {
+		free(k);
+		free(keys);
+		return false;
+	}
+	for (size_t j = 0; j < sel->n; j++) {
+		k[j].job = sel->jobs[j];
+		k[j].keys = keys + j * c->norder;
+		for (size_t i = 0; i < c->norder; i++) {
+			if (!read_key(path_get(sel->jobs[j]->rec, c->order_fields[i]), kc.types[i],
+				      &k[j].keys[i])) {
+				free(k);
+				free(keys);
+				return false;
+			}
+		}
+	}
+	qsort_r(k, sel->n, sizeof(*k), keyed_compare, &kc);
+	bool agreed = true;
+	for (size_t j = 0; j < sel->n; j++)
+		sel->jobs[j] = k[j].job;
+	free(k);
+	free(keys);
+	for (size_t j = 1; j < sel->n && agreed; j++) {
+		agreed = coll_compare(c, sel->jobs[j - 1]->rec, sel->jobs[j - 1]->uuid,
+				      sel->jobs[j]->rec, sel->jobs[j]->uuid) < 0;
+	}
+	return agreed;
+}
+
+/* The records to list, in the query's order, strictly after the cursor. For the
+ * default order (uuid) without return_records=false, stops at limit. */
 
 static int sel_add(struct selection *sel, struct sim_job *j)
 {
@@ -606,14 +736,19 @@ static int select_jobs(const struct coll *c, const struct sim_store *st,
 
 	if (sel->n == 0)
 		return 0;
-	qsort_r(sel->jobs, sel->n, sizeof(sel->jobs[0]), job_compare, (void *)c);
+	if (!sort_keyed(c, sel))
+		qsort_r(sel->jobs, sel->n, sizeof(sel->jobs[0]), job_compare, (void *)c);
 	if (c->cursor_uuid) {
-		/* Keep what sorts strictly after the cursor. */
-		size_t first = 0;
-		while (first < sel->n &&
-		       coll_compare(c, sel->jobs[first]->rec, sel->jobs[first]->uuid,
-				    c->cursor_rec, c->cursor_uuid) <= 0)
-			first++;
+		/* Keep what sorts strictly after the cursor (a binary search: sel is sorted). */
+		size_t first = 0, hi = sel->n;
+		while (first < hi) {
+			size_t mid = first + (hi - first) / 2;
+			if (coll_compare(c, sel->jobs[mid]->rec, sel->jobs[mid]->uuid,
+					 c->cursor_rec, c->cursor_uuid) <= 0)
+				first = mid + 1;
+			else
+				hi = mid;
+		}
 		memmove(sel->jobs, sel->jobs + first, (sel->n - first) * sizeof(sel->jobs[0]));
 		sel->n -= first;
 	}
