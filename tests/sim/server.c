@@ -1094,12 +1094,55 @@ struct request {
 	bool started;
 };
 
+/* Per connection: the request whose URI came but that MHD may drop without calling
+ * the access handler (a request it cannot parse), in which case it never calls the
+ * completion callback either: the connection's close frees it. */
+struct conn_ctx {
+	struct request *pending;
+};
+
+static void request_free(struct request *rq)
+{
+	if (rq) {
+		free(rq->uri);
+		free(rq->body);
+		free(rq);
+	}
+}
+
+static struct conn_ctx *conn_ctx_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return info ? info->socket_context : NULL;
+}
+
+static void connection_notified(void *cls, struct MHD_Connection *conn, void **socket_context,
+				enum MHD_ConnectionNotificationCode toe)
+{
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct conn_ctx)); /* NULL: requests refused */
+	} else {
+		struct conn_ctx *ctx = *socket_context;
+		if (ctx) {
+			request_free(ctx->pending);
+			free(ctx);
+		}
+		*socket_context = NULL;
+	}
+}
+
 static void *uri_logged(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-	struct request *rq = calloc(1, sizeof(*rq));
+	struct conn_ctx *ctx = conn_ctx_of(conn);
+	struct request *rq = ctx ? calloc(1, sizeof(*rq)) : NULL;
 	if (rq && !(rq->uri = strdup(uri))) {
 		free(rq);
 		rq = NULL;
+	}
+	if (ctx) {
+		request_free(ctx->pending); /* never the case: the last one completed */
+		ctx->pending = rq;
 	}
 	return rq; /* NULL: the access handler refuses the request */
 }
@@ -1108,12 +1151,11 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 			      enum MHD_RequestTerminationCode toe)
 {
 	struct request *rq = *con_cls;
-	if (rq) {
-		free(rq->uri);
-		free(rq->body);
-		free(rq);
-		*con_cls = NULL;
-	}
+	struct conn_ctx *ctx = conn_ctx_of(conn);
+	if (ctx && ctx->pending == rq)
+		ctx->pending = NULL;
+	request_free(rq);
+	*con_cls = NULL;
 }
 
 static const char *const status_messages[][2] = {
@@ -1412,6 +1454,7 @@ int server_start(struct sim *s, struct MHD_Daemon **out, char *url, size_t url_l
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_logged, s,
 		MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, connection_notified, s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,

@@ -396,7 +396,7 @@ static void churn_page(const struct sim *s, int page, void *arg)
 START_TEST(test_paging_live)
 {
 	struct sim s;
-	const char *args[] = { "--jobs", "300", "--rate", "40", "--seed", "9", NULL };
+	const char *args[] = { "--jobs", "300", "--rate", "100", "--seed", "9", NULL };
 	start(&s, args);
 
 	struct churn c = { 0 };
