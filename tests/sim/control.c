@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jobsfs/isotime.h"
+#include "jobsfs/log.h"
 #include "jobsfs/urlenc.h"
 #include "server.h"
 #include "sim.h"
@@ -17,6 +18,16 @@ static const char *const endpoint_names[EP_OTHER] = {
 	[EP_INSTANCE] = "GET /api/cluster/jobs/{uuid}",
 	[EP_PATCH] = "PATCH /api/cluster/jobs/{uuid}",
 };
+
+/* o[key] = v, consuming v. false when out of memory. */
+static bool put(json_object *o, const char *key, json_object *v)
+{
+	if (!v || json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return false;
+	}
+	return true;
+}
 
 int counters_init(struct sim_counters *c)
 {
@@ -42,8 +53,8 @@ void counters_count(struct sim_counters *c, enum sim_endpoint ep, const char *qu
 	json_object *n;
 	if (json_object_object_get_ex(c->by_query, query_key, &n))
 		json_object_set_int64(n, json_object_get_int64(n) + 1);
-	else
-		json_object_object_add(c->by_query, query_key, json_object_new_int64(1));
+	else if (!put(c->by_query, query_key, json_object_new_int64(1)))
+		jfs_warn("out of memory counting %s", query_key);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -52,27 +63,28 @@ static enum MHD_Result get_counters(struct sim *s, struct MHD_Connection *conn)
 	struct sim_counters *c = &s->counters;
 	json_object *o = json_object_new_object(), *eps = json_object_new_object();
 	json_object *byq = NULL;
-	if (!o || !eps)
-		goto fail;
+	bool ok = o && eps;
 	pthread_mutex_lock(&c->lock);
-	json_object_object_add(o, "total", json_object_new_int64((int64_t)c->total));
-	for (int i = 0; i < EP_OTHER; i++)
-		json_object_object_add(eps, endpoint_names[i],
-				       json_object_new_int64((int64_t)c->by_endpoint[i]));
-	int rc = json_object_deep_copy(c->by_query, &byq, NULL);
+	if (ok)
+		ok = put(o, "total", json_object_new_int64((int64_t)c->total));
+	for (int i = 0; ok && i < EP_OTHER; i++)
+		ok = put(eps, endpoint_names[i], json_object_new_int64((int64_t)c->by_endpoint[i]));
+	if (ok)
+		ok = json_object_deep_copy(c->by_query, &byq, NULL) == 0;
 	pthread_mutex_unlock(&c->lock);
-	if (rc)
-		goto fail;
-	json_object_object_add(o, "by_endpoint", eps);
-	eps = NULL;
-	json_object_object_add(o, "by_query", byq);
-	enum MHD_Result ret = sim_reply_json(s, conn, 200, o);
-	json_object_put(o);
-	return ret;
-fail:
+	if (ok) {
+		ok = put(o, "by_endpoint", eps);
+		eps = NULL;
+	}
+	if (ok) {
+		ok = put(o, "by_query", byq);
+		byq = NULL;
+	}
+	enum MHD_Result ret = ok ? sim_reply_json(s, conn, 200, o) : MHD_NO;
 	json_object_put(o);
 	json_object_put(eps);
-	return MHD_NO;
+	json_object_put(byq);
+	return ret;
 }
 
 static enum MHD_Result reset_counters(struct sim *s, struct MHD_Connection *conn)
@@ -238,16 +250,11 @@ static enum MHD_Result create_job(struct sim *s, struct MHD_Connection *conn,
 		j->start = sim_now(s);
 		j->can_pause = j->can_cancel = true;
 		j->state = JOB_RUNNING;
-		char href[600];
-		snprintf(href, sizeof(href), "/api/cluster/jobs/%s", uuid);
-		json_object *links = json_object_new_object(), *self = json_object_new_object();
-		json_object_object_add(self, "href", json_object_new_string(href));
-		json_object_object_add(links, "self", self);
-		json_object_object_add(j->rec, "uuid", json_object_new_string(uuid));
-		json_object_object_add(j->rec, "description", json_object_new_string("Simulated job"));
-		if (job_set_time(j, "start_time", j->start, s->cfg.utc_offset))
+		/* _links: the standard one, added when the record is serialized. */
+		if (!put(j->rec, "uuid", json_object_new_string(uuid)) ||
+		    !put(j->rec, "description", json_object_new_string("Simulated job")) ||
+		    job_set_time(j, "start_time", j->start, s->cfg.utc_offset))
 			err = "out of memory";
-		json_object_object_add(j->rec, "_links", links);
 	}
 	if (!err)
 		err = apply_fields(s, j, b, true);
@@ -358,8 +365,12 @@ static enum MHD_Result faults_reply(struct sim *s, struct MHD_Connection *conn)
 		json_object_put(o);
 		return MHD_NO;
 	}
-	json_object_object_add(o, "spec", json_object_new_string(spec));
+	bool ok = put(o, "spec", json_object_new_string(spec));
 	free(spec);
+	if (!ok) {
+		json_object_put(o);
+		return MHD_NO;
+	}
 	enum MHD_Result ret = sim_reply_json(s, conn, 200, o);
 	json_object_put(o);
 	return ret;

@@ -92,6 +92,17 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
 	return true;
 }
 
+static bool parse_seed(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-')
+		return false;
+	*out = v;
+	return true;
+}
+
 enum { OPT_PORT = 256, OPT_BIND, OPT_JOBS, OPT_RATE, OPT_SEED, OPT_EXPIRY, OPT_OFFSET,
        OPT_SKEW, OPT_USER, OPT_PASSFILE, OPT_CERT, OPT_KEY, OPT_FIXTURE, OPT_FAULT,
        OPT_MAXREC };
@@ -133,7 +144,7 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
 		case OPT_BIND: cfg->bind = optarg; break;
 		case OPT_JOBS: ok = parse_num(optarg, 0, 1e7, &v); cfg->jobs = (long)v; break;
 		case OPT_RATE: ok = parse_num(optarg, 0, 1e5, &cfg->rate); break;
-		case OPT_SEED: ok = parse_num(optarg, 0, 1.8e19, &v); cfg->seed = (uint64_t)v; break;
+		case OPT_SEED: ok = parse_seed(optarg, &cfg->seed); break;
 		case OPT_EXPIRY: ok = parse_num(optarg, 0, 1e9, &v); cfg->expiry = (int64_t)v; break;
 		case OPT_OFFSET: ok = jfs_utc_offset_parse(optarg, &cfg->utc_offset) == 0; break;
 		case OPT_SKEW: ok = parse_num(optarg, -1e10, 1e10, &v); cfg->skew = (int64_t)v; break;

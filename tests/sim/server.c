@@ -814,8 +814,15 @@ static void add_record(struct buf *b, const struct coll *c, const struct sim_job
 		b->failed = true;
 		return;
 	}
-	if (bigmsg && json_object_object_get_ex(rec, "message", NULL))
-		json_object_object_add(rec, "message", json_object_new_string(bigmsg));
+	if (bigmsg && json_object_object_get_ex(rec, "message", NULL)) {
+		json_object *m = json_object_new_string(bigmsg);
+		if (!m || json_object_object_add(rec, "message", m) != 0) {
+			json_object_put(m);
+			json_object_put(rec);
+			b->failed = true;
+			return;
+		}
+	}
 	buf_str(b, json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN |
 							       JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(rec);
