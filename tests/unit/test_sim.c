@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_helpers.h"
@@ -776,6 +777,33 @@ START_TEST(test_tls)
 }
 END_TEST
 
+START_TEST(test_clock_and_offset)
+{
+	struct sim s;
+	const char *args[] = { "--jobs", "5", "--clock-skew", "63072000", "--utc-offset", "-04:00",
+			       NULL };
+	start(&s, args);
+	/* The Date header and the jobs' times come from the sim's clock (two years on). */
+	time_t then = time(NULL) + 63072000;
+	struct tm tm;
+	char year[16];
+	gmtime_r(&then, &tm);
+	snprintf(year, sizeof(year), " %d ", tm.tm_year + 1900);
+	struct resp r = http(&s, "GET", "/api/cluster/jobs?fields=start_time&max_records=1", NULL);
+	ck_assert_int_eq(r.status, 200);
+	char *date = strstr(r.headers, "Date: ");
+	ck_assert_ptr_nonnull(date);
+	ck_assert_msg(strstr(date, year) && strstr(date, year) < strchr(date, '\n'), "%s", date);
+	ck_assert_ptr_nonnull(strstr(r.body, "-04:00\""));
+	resp_free(&r);
+	json_object *c = get_json(&s, "/_sim/clock");
+	ck_assert_int_ge(json_object_get_int64(field(c, "now")), (int64_t)then - 5);
+	ck_assert_str_eq(str_field(c, "iso") + 19, "-04:00");
+	json_object_put(c);
+	sim_stop(&s);
+}
+END_TEST
+
 START_TEST(test_fixture)
 {
 	const char *data = getenv("JOBSFS_TESTDATA");
@@ -832,6 +860,7 @@ int main(void)
 	tcase_add_test(tc, test_query_decoding);
 	tcase_add_test(tc, test_tls);
 	tcase_add_test(tc, test_fixture);
+	tcase_add_test(tc, test_clock_and_offset);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
