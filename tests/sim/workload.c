@@ -112,6 +112,23 @@ static const struct job_template {
 };
 #define N_TEMPLATES (sizeof(templates) / sizeof(templates[0]))
 
+/* A template drawn from st: the quick jobs (at most a minute) three times as often as
+ * the long ones, so that most jobs listed have finished, as on a real cluster. */
+static const struct job_template *pick_template(uint64_t *st)
+{
+	unsigned total = 0;
+	for (size_t i = 0; i < N_TEMPLATES; i++)
+		total += templates[i].max_s <= 60 ? 3 : 1;
+	unsigned pick = (unsigned)(sim_rand(st) % total);
+	for (size_t i = 0; i < N_TEMPLATES; i++) {
+		unsigned w = templates[i].max_s <= 60 ? 3 : 1;
+		if (pick < w)
+			return &templates[i];
+		pick -= w;
+	}
+	return &templates[0];
+}
+
 /* A failure outcome of template t, drawn from st. */
 static int draw_failure(const struct job_template *t, uint64_t *st)
 {
@@ -245,7 +262,7 @@ static int plan_apply(struct sim *s, struct sim_job *j, int64_t now, bool publis
 		uint64_t st = p->seed;
 		struct job_vars v;
 		int rc;
-		const struct job_template *t = &templates[sim_rand(&st) % N_TEMPLATES];
+		const struct job_template *t = pick_template(&st);
 		job_vars(&s->workload, p->seed, &v);
 		p->active = false;
 		if (p->outcome < 0)
@@ -285,7 +302,7 @@ static struct sim_job *make_job(struct sim *s, int64_t start, int64_t now)
 	char uuid[37];
 	struct job_vars v;
 
-	const struct job_template *t = &templates[sim_rand(&st) % N_TEMPLATES];
+	const struct job_template *t = pick_template(&st);
 	job_vars(w, seed, &v);
 	sim_uuid(&w->rng, uuid);
 	struct sim_job *j = job_new(uuid);
