@@ -52,8 +52,17 @@ struct jfs_mount {
 /* The low-level operations; fuse_req_userdata is the struct jfs_mount. */
 const struct fuse_lowlevel_ops *jfs_fs_ops(void);
 
-/* Ready the open list (and its lock); free what is left on it. */
+/* The request's mount. */
+static inline struct jfs_mount *jfs_mount_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* Ready the open list (and its lock); link and unlink a handle; free what is left
+ * on it (file.c). */
 int jfs_open_init(struct jfs_mount *m);
+void jfs_open_add(struct jfs_mount *m, struct jfs_open_handle *h);
+void jfs_open_del(struct jfs_mount *m, struct jfs_open_handle *h);
 void jfs_open_free_all(struct jfs_mount *m);
 
 /* Start/stop the thread that, about once a second, frees what expired in the store

@@ -1,0 +1,183 @@
+/* What an inode stands for right now (see place.h): resolution through the store,
+ * the attributes the kernel sees, and how long it may keep them. */
+#include "place.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "inode.h"
+#include "jobsfs/error.h"
+#include "jobsfs/job.h"
+#include "jobsfs/log.h"
+#include "jobsfs/query.h"
+#include "jobsfs/store.h"
+
+#define PATH_LOG_MAX 1024
+
+
+void jfs_place_release(struct jfs_place *p)
+{
+	jfs_listing_unref(p->listing);
+	jfs_job_unref(p->job);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Log an error that is about to reach a user: once, with the path asked for. Not
+ * finding a name is ordinary (shells and tools probe), so ENOENT is debug only. */
+void jfs_place_log_failure(const struct jfs_inode *in, const char *child, int rc,
+			const struct jfs_error *e)
+{
+	char path[PATH_LOG_MAX];
+	if (rc == -ENOENT) {
+		jfs_debug("%s: %s", jfs_inode_path(in, child, path, sizeof(path)), e->message);
+		return;
+	}
+	jfs_error_log(e, jfs_inode_path(in, child, path, sizeof(path)));
+}
+
+bool jfs_view_has_fields(const struct jfs_inode *view)
+{
+	return view->query && jfs_query_get(view->query, JFS_QUERY_FIELDS);
+}
+
+bool jfs_view_has_cap(const struct jfs_inode *view)
+{
+	return view->query && jfs_query_max_records(view->query) > 0;
+}
+
+/* The job a JOB inode stands for: by uuid through the store, or, in a view that
+ * names its fields, as that view's listing returned it. */
+static int job_of(struct jfs_mount *m, const struct jfs_inode *jobin, struct jfs_place *p,
+		  struct jfs_error *e)
+{
+	const struct jfs_inode *view = jobin->view;
+	if (!jfs_view_has_fields(view)) {
+		int rc = jfs_store_job(m->store, jobin->uuid, &p->job, e);
+		if (rc == 0)
+			p->life = jfs_store_job_life(m->store, p->job);
+		return rc;
+	}
+	struct jfs_listing *l;
+	int rc = jfs_store_listing(m->store, view->query, &l, e);
+	if (rc != 0)
+		return rc;
+	struct jfs_job *job = jfs_listing_find(l, jobin->name);
+	if (!job || jfs_store_job_expired(m->store, job, l->fetched_ms)) {
+		jfs_listing_unref(l);
+		return jfs_error_set(e, ENOENT, "job %s is no longer in this view", jobin->uuid);
+	}
+	p->job = jfs_job_ref(job);
+	p->life = jfs_store_listing_life(m->store, l);
+	jfs_listing_unref(l);
+	return 0;
+}
+
+int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p)
+{
+	struct jfs_error e;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->in = in;
+	jfs_error_clear(&e);
+	switch (in->kind) {
+	case JFS_INODE_ROOT:
+	case JFS_INODE_VIEW:
+		rc = jfs_store_listing(m->store, in->query, &p->listing, &e);
+		if (rc == 0)
+			p->life = jfs_store_listing_life(m->store, p->listing);
+		break;
+	case JFS_INODE_JOB:
+	case JFS_INODE_NODE:
+		rc = job_of(m, in->job, p, &e);
+		if (rc != 0)
+			break;
+		p->node = in->kind == JFS_INODE_JOB ? &p->job->root
+						    : jfs_node_lookup(&p->job->root, in->path);
+		if (!p->node)
+			rc = jfs_error_set(&e, ENOENT, "job %s no longer has %s", in->uuid,
+					   in->path);
+		break;
+	default:
+		rc = -EIO;
+	}
+	if (rc != 0) {
+		jfs_place_log_failure(in, NULL, rc, &e);
+		jfs_place_release(p);
+	}
+	return rc;
+}
+
+/* ---- attributes ------------------------------------------------------------------- */
+
+static struct timespec ts_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += 1000000000;
+	}
+	return ts;
+}
+
+static nlink_t subdirs(const struct jfs_node *dir)
+{
+	nlink_t n = 0;
+	for (size_t i = 0; i < dir->nchildren; i++)
+		n += dir->children[i].is_dir;
+	return n;
+}
+
+void jfs_node_attr_fill(struct jfs_mount *m, fuse_ino_t ino, const struct jfs_job *job,
+		      const struct jfs_node *node, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_blksize = 4096;
+	if (node->is_dir) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2 + subdirs(node);
+	} else {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)node->size;
+		st->st_blocks = (blkcnt_t)((node->size + 511) / 512);
+	}
+	st->st_mtim = st->st_ctim = st->st_atim = ts_ms(jfs_job_mtime(job) * 1000);
+}
+
+static size_t alive_jobs(struct jfs_mount *m, const struct jfs_listing *l)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		n += !jfs_store_job_expired(m->store, l->jobs[i], l->fetched_ms);
+	return n;
+}
+
+void jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st)
+{
+	if (p->listing) {
+		memset(st, 0, sizeof(*st));
+		st->st_ino = p->in->ino;
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2 + alive_jobs(m, p->listing);
+		st->st_uid = m->uid;
+		st->st_gid = m->gid;
+		st->st_blksize = 4096;
+		st->st_mtim = st->st_ctim = st->st_atim = ts_ms(p->listing->changed_ms);
+	} else {
+		jfs_node_attr_fill(m, p->in->ino, p->job, p->node, st);
+	}
+}
+
+/* How long the kernel may keep the name of a job in a view: a finished job stays in
+ * a filter view until it expires, but a view capped by max_records changes as new
+ * jobs come, so that one is only trusted for ttl. */
+double jfs_job_entry_timeout(struct jfs_mount *m, const struct jfs_inode *view,
+				double life)
+{
+	return jfs_view_has_cap(view) && life > m->ttl ? m->ttl : life;
+}

@@ -1,0 +1,47 @@
+/* What an inode stands for right now: the listing of the root or a view, or a job
+ * and a node within it, resolved through the store on each use (so a change shows
+ * within ttl), with the attributes and timeouts the kernel gets for it. */
+#ifndef JOBSFS_FS_PLACE_H
+#define JOBSFS_FS_PLACE_H
+
+#include "mount.h"
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+struct jfs_error;
+struct jfs_inode;
+struct jfs_job;
+struct jfs_listing;
+struct jfs_node;
+
+/* What an inode stands for right now. */
+struct jfs_place {
+	struct jfs_inode *in;
+	struct jfs_listing *listing; /* ROOT, VIEW: its listing (a reference) */
+	struct jfs_job *job;	     /* JOB, NODE: the job (a reference) */
+	const struct jfs_node *node; /* JOB, NODE: the node within job */
+	double life;		     /* seconds the kernel may keep the attributes */
+};
+
+/* Resolve inode in: 0, or negative errno (logged once, ENOENT at debug level). */
+int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p);
+void jfs_place_release(struct jfs_place *p);
+
+/* Log an error about to reach a user, with the path asked for (in, then child). */
+void jfs_place_log_failure(const struct jfs_inode *in, const char *child, int rc,
+			   const struct jfs_error *e);
+
+/* A view (or the root) whose query names its fields / caps its records. */
+bool jfs_view_has_fields(const struct jfs_inode *view);
+bool jfs_view_has_cap(const struct jfs_inode *view);
+
+/* Attributes of a node of job (inode number ino), and of a resolved place. */
+void jfs_node_attr_fill(struct jfs_mount *m, fuse_ino_t ino, const struct jfs_job *job,
+			const struct jfs_node *node, struct stat *st);
+void jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st);
+
+/* How long the kernel may keep the name of a job in view, given the job's life. */
+double jfs_job_entry_timeout(struct jfs_mount *m, const struct jfs_inode *view, double life);
+
+#endif
