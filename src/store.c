@@ -779,7 +779,9 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 			}
 			if (full)
 				fill_jobs_locked(s, l, seq);
-			inf->listing = jfs_listing_ref(le->listing);
+			/* The newest listing of the view; ours when the sweep already
+			 * dropped the newer one. */
+			inf->listing = jfs_listing_ref(le->listing ? le->listing : l);
 		}
 		jfs_listing_unref(l);
 		inflight_finish_locked(inf, rc, &fe);

@@ -380,6 +380,48 @@ START_TEST(sixteen_threads_one_request)
 }
 END_TEST
 
+static void *slow_listing(void *arg)
+{
+	struct racer *r = arg;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	r->rc = jfs_store_listing(r->f->store, NULL, &r->listing, &e);
+	return NULL;
+}
+
+START_TEST(slow_answer_never_overwrites_newer)
+{
+	struct fixture f;
+	struct racer a;
+	pthread_t t;
+	char *uuid = sim_create("running");
+	open_store(&f, 0);
+	/* A: a listing whose first page is slow; it starts first. */
+	ck_assert_int_eq(sim_request(&sim, "POST", "/_sim/faults", "latency=600*1", NULL), 200);
+	a = (struct racer){ .f = &f };
+	ck_assert_int_eq(pthread_create(&t, NULL, slow_listing, &a), 0);
+	struct timespec pause = { .tv_nsec = 150 * 1000000 };
+	nanosleep(&pause, NULL);
+	/* B: the job changes and a GET, started after A, answers first. */
+	sim_set_state(uuid, "failure");
+	struct jfs_job *b = job_ok(&f, uuid);
+	ck_assert_int_eq(b->state, JFS_JOB_FAILURE);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(a.rc, 0);
+	/* A's copy of the job is older than B's: the cache keeps B's. */
+	struct jfs_job *now = job_ok(&f, uuid);
+	ck_assert_ptr_eq(now, b);
+	struct jfs_store_counters c;
+	jfs_store_counters_get(f.store, &c);
+	ck_assert_uint_ge(c.stale_drops, 1);
+	jfs_job_unref(now);
+	jfs_job_unref(b);
+	jfs_listing_unref(a.listing);
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
 START_TEST(state_change_shows_after_ttl)
 {
 	struct fixture f;
@@ -710,6 +752,7 @@ int main(void)
 	tcase_add_test(tc, finished_job_needs_no_refresh);
 	tcase_add_test(tc, active_job_refreshed_once_after_ttl);
 	tcase_add_test(tc, sixteen_threads_one_request);
+	tcase_add_test(tc, slow_answer_never_overwrites_newer);
 	tcase_add_test(tc, state_change_shows_after_ttl);
 	tcase_add_test(tc, listing_refresh_shows_change);
 	tcase_add_test(tc, expired_job_is_gone);
