@@ -465,6 +465,11 @@ class FixtureSession:
         ("description", "{Copy a|b}", 1),
         ("description", "Copy a|Copy a|b", 1),
         ("message", "*données*", 1),
+        ("description", "*a&b*", 1),  # & # % + ? = must reach the cluster encoded
+        ("description", "*#1: 100%*", 1),
+        ("description", "*+ro?rw=x", 1),
+        ("message", "*100% of*", 1),
+        ("uuid", "3a1e*", 3),
         ("message", "*doesn't*", 5),
         ("start_time", ">=2026-10-28T00:00:00+05:30", 5),
         ("start_time", "<2026-10-26T20:00:00-04:00", 3),
@@ -881,9 +886,15 @@ def lifecycle_cases(jobsfs, sim_path, tmp):
             sim.stop()
             time.sleep(1.5)  # past ttl: anything not cached must ask the cluster
             # A finished job is kept until end_time + expiry (design.md, Caching).
-            assert read(os.path.join(mp, u, "message")) == b"entry doesn't exist\n", \
-                "a finished job is not served from the cache while the cluster is gone"
-            assert os.stat(os.path.join(mp, u, "message")).st_size == size
+            try:
+                got = read(os.path.join(mp, u, "message"))
+                got_size = os.stat(os.path.join(mp, u, "message")).st_size
+            except OSError as e:
+                raise AssertionError("cat MOUNT/%s/message with the cluster gone: %s; a "
+                                     "finished job is kept until end_time + expiry.\n"
+                                     "jobsfs stderr:\n%s" % (u, e, m.stderr()[-1500:]))
+            assert (got, got_size) == (b"entry doesn't exist\n", size), \
+                "cached finished job: %r (st_size %d)" % (got, got_size)
             t0 = time.monotonic()
             try:
                 os.listdir(mp)  # fails (or serves the last listing): it must not hang
