@@ -277,7 +277,13 @@ void jfs_inodes_forget(struct jfs_inodes *t, fuse_ino_t ino, uint64_t n)
 	pthread_mutex_unlock(&t->lock);
 }
 
-long jfs_inodes_of_job(struct jfs_inodes *t, const char *uuid, struct jfs_inode_ref **out)
+static int cmp_uuid(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
+			struct jfs_inode_ref **out)
 {
 	size_t n = 0, cap = 0;
 	struct jfs_inode_ref *refs = NULL;
@@ -286,7 +292,8 @@ long jfs_inodes_of_job(struct jfs_inodes *t, const char *uuid, struct jfs_inode_
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct jfs_inode *in = t->by_ino[i]; in; in = in->ino_next) {
-			if (!in->uuid || strcmp(in->uuid, uuid) != 0)
+			if (!in->uuid ||
+			    !bsearch(in->uuid, uuids, nuuids, sizeof(*uuids), cmp_uuid))
 				continue;
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 8;

@@ -69,10 +69,11 @@ struct jfs_inode_ref {
 	char *name;
 };
 
-/* Every inode of the job with this uuid (its directories in every view, and nodes
- * inside). *out is malloc'd (free with jfs_inode_refs_free). Returns the count, or
- * -ENOMEM. */
-long jfs_inodes_of_job(struct jfs_inodes *t, const char *uuid, struct jfs_inode_ref **out);
+/* Every inode of the jobs with these uuids (their directories in every view, and the
+ * nodes inside), in one pass over the table. uuids must be sorted (strcmp). *out is
+ * malloc'd (free with jfs_inode_refs_free). Returns the count, or -ENOMEM. */
+long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
+			struct jfs_inode_ref **out);
 void jfs_inode_refs_free(struct jfs_inode_ref *refs, size_t n);
 
 /* The path of inode below the mount point ("/state=failure/<uuid>/state"), into buf. */

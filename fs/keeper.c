@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,13 +17,21 @@
 
 #define KEEPER_PERIOD_MS 1000
 
-static void invalidate_job(struct jfs_mount *m, const char *uuid)
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Take back what the kernel holds of these jobs: one pass over the inode table. */
+static void invalidate_jobs(struct jfs_mount *m, char **uuids, size_t n)
 {
 	struct jfs_inode_ref *refs;
-	long n = jfs_inodes_of_job(m->inodes, uuid, &refs);
-	if (n < 0)
-		return;
-	for (long i = 0; i < n; i++) {
+
+	qsort(uuids, n, sizeof(*uuids), cmp_str);
+	long nrefs = jfs_inodes_of_jobs(m->inodes, uuids, n, &refs);
+	if (nrefs < 0)
+		return; /* out of memory: the kernel's own timeouts still apply */
+	for (long i = 0; i < nrefs; i++) {
 		/* -ENOENT: the kernel no longer holds it; nothing to take back. */
 		int rc = fuse_lowlevel_notify_inval_inode(m->se, refs[i].ino, 0, 0);
 		if (rc != 0 && rc != -ENOENT)
@@ -33,7 +42,7 @@ static void invalidate_job(struct jfs_mount *m, const char *uuid)
 		if (rc != 0 && rc != -ENOENT)
 			jfs_debug("inval_entry %s: %s", refs[i].name, strerror(-rc));
 	}
-	jfs_inode_refs_free(refs, (size_t)n);
+	jfs_inode_refs_free(refs, (size_t)nrefs);
 }
 
 static struct timespec after_ms(long ms)
@@ -78,10 +87,10 @@ static void *keeper_main(void *arg)
 		int rc = sweep ? jfs_store_sweep(m->store, &uuids, &n)
 			       : jfs_store_take_changes(m->store, &uuids, &n);
 		if (rc == 0) {
-			for (size_t i = 0; i < n; i++)
-				invalidate_job(m, uuids[i]);
-			if (n)
+			if (n) {
+				invalidate_jobs(m, uuids, n);
 				jfs_debug("told the kernel about %zu expired or changed jobs", n);
+			}
 			jfs_store_uuids_free(uuids, n);
 		}
 		pthread_mutex_lock(&m->keeper_lock);
