@@ -86,9 +86,7 @@ void jfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-/* Entry i of an open directory (after "." and ".."): its name and, for readdirplus,
- * its inode and attributes (a lookup the kernel will count). Returns 1 when entry i
- * exists, 0 past the end, -1 when entry i is to be skipped. */
+/* One entry of a directory being read. */
 struct dir_entry {
 	const char *name;
 	mode_t mode;
@@ -96,6 +94,8 @@ struct dir_entry {
 	const struct jfs_node *node; /* for attributes; NULL for listings */
 };
 
+/* Entry i of a directory (after "." and ".."). Returns 1 when entry i exists, 0 past
+ * the end, -1 when it is to be skipped (a job past its expiry). */
 static int dir_entry_at(struct jfs_mount *m, const struct dir_handle *dh, size_t i,
 			struct dir_entry *de)
 {
@@ -239,13 +239,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 void jfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+		    struct fuse_file_info *fi)
 {
 	do_readdir(req, ino, size, off, fi, false);
 }
 
 void jfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			   struct fuse_file_info *fi)
+			struct fuse_file_info *fi)
 {
 	do_readdir(req, ino, size, off, fi, true);
 }

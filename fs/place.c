@@ -15,7 +15,6 @@
 
 #define PATH_LOG_MAX 1024
 
-
 void jfs_place_release(struct jfs_place *p)
 {
 	jfs_listing_unref(p->listing);
@@ -26,7 +25,7 @@ void jfs_place_release(struct jfs_place *p)
 /* Log an error that is about to reach a user: once, with the path asked for. Not
  * finding a name is ordinary (shells and tools probe), so ENOENT is debug only. */
 void jfs_place_log_failure(const struct jfs_inode *in, const char *child, int rc,
-			const struct jfs_error *e)
+			   const struct jfs_error *e)
 {
 	char path[PATH_LOG_MAX];
 	if (rc == -ENOENT) {
@@ -130,7 +129,7 @@ static nlink_t subdirs(const struct jfs_node *dir)
 }
 
 void jfs_node_attr_fill(struct jfs_mount *m, fuse_ino_t ino, const struct jfs_job *job,
-		      const struct jfs_node *node, struct stat *st)
+			const struct jfs_node *node, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -176,8 +175,7 @@ void jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat 
 /* How long the kernel may keep the name of a job in a view: a finished job stays in
  * a filter view until it expires, but a view capped by max_records changes as new
  * jobs come, so that one is only trusted for ttl. */
-double jfs_job_entry_timeout(struct jfs_mount *m, const struct jfs_inode *view,
-				double life)
+double jfs_job_entry_timeout(struct jfs_mount *m, const struct jfs_inode *view, double life)
 {
 	return jfs_view_has_cap(view) && life > m->ttl ? m->ttl : life;
 }
