@@ -27,6 +27,7 @@ Standard library only; reuses tests/integration/harness.py.
 """
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -41,8 +42,14 @@ import harness  # noqa: E402
 
 PATTERN = "unavailable"  # in ~7% of the sim's messages ("the node ... became unavailable")
 SEED = "1"
-EXPIRY = 864000  # 10 days: nothing expires during a run (the sim and jobsfs both told)
-COMMAND_TIMEOUT = 1800
+# The jobs: ontap-sim --jobs N --seed 1 spreads them over its last --expiry window
+# (WINDOW), mostly finished. Its oldest jobs would then expire one after the other during
+# the run, so they are served again from a fixture (fixture jobs never expire), and
+# jobsfs is told a retention (EXPIRY) far beyond their ages: the tree is the same for
+# every command of a run.
+WINDOW = 86400
+EXPIRY = 100 * 86400
+COMMAND_TIMEOUT = 600  # seconds, --timeout
 
 # Targets of issue 5.
 WARM_TMPFS_MAX = 1.3
@@ -96,6 +103,15 @@ class Result:
     def ok(self):
         return self.rc == 0
 
+    def why(self):
+        if self.rc == TIMED_OUT:
+            return "killed after %.0f s (timeout), %d lines of output by then" % (
+                self.seconds, self.lines)
+        return "exit %d: %s" % (self.rc, self.err)
+
+
+TIMED_OUT = -1000  # Result.rc of a command that did not finish in time
+
 
 def comparable(line):
     """An output line without what legitimately differs between jobsfs and tmpfs: the
@@ -112,11 +128,19 @@ def comparable(line):
 
 def timed(argv, cwd=None, env=None):
     t0 = time.perf_counter()
-    p = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=COMMAND_TIMEOUT)
+    try:
+        p = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=COMMAND_TIMEOUT)
+    except subprocess.TimeoutExpired as e:  # killed (a FUSE wait is killable)
+        return Result(time.perf_counter() - t0, TIMED_OUT, e.stdout or b"", e.stderr or b"")
     t1 = time.perf_counter()
     return Result(t1 - t0, p.returncode, p.stdout, p.stderr)
+
+
+def set_timeout(seconds):
+    global COMMAND_TIMEOUT
+    COMMAND_TIMEOUT = seconds
 
 
 def run_in_tree(root, command, t_find):
@@ -184,10 +208,11 @@ class Cell:
         self.mismatch = []   # outputs that differ from the tmpfs copy's
 
 
-def mount_jobsfs(jobsfs, url, mnt, page_size):
+def mount_jobsfs(jobsfs, url, mnt, args):
     options = ["expiry=%d" % EXPIRY]
-    if page_size:
-        options.append("page_size=%d" % page_size)
+    if args.page_size:
+        options.append("page_size=%d" % args.page_size)
+    options += args.option
     return harness.Mount(jobsfs, url, mnt, options=options, timeout=60)
 
 
@@ -210,31 +235,54 @@ def _shm_tempdir():
     return path
 
 
+def start_sim(ontap_sim, n, base):
+    """ontap-sim serving N stable jobs (see WINDOW), and the T of find -newermt (about a
+    quarter of the jobs ended after it) as epoch seconds."""
+    gen = harness.Sim(ontap_sim, ["--jobs", str(n), "--seed", SEED, "--expiry", str(WINDOW)],
+                      start_timeout=120)
+    status, body, _ = gen.request("GET", "/_sim/jobs", timeout=300)
+    _, clock, _ = gen.request("GET", "/_sim/clock")
+    gen.stop()
+    if status != 200 or len(body["records"]) != n:
+        raise RuntimeError("GET /_sim/jobs: HTTP %s" % status)
+    fixture = os.path.join(base, "jobs.json")
+    with open(fixture, "w") as f:
+        json.dump({"records": body["records"]}, f)
+    sim = harness.Sim(ontap_sim, ["--fixture", fixture], start_timeout=300)
+    sim.workload(paused=True)  # no arrivals, no transitions
+    return sim, clock["now"] - WINDOW // 4
+
+
 def bench_n(n, runs, args, jobsfs, ontap_sim, log):
     log("N=%d: starting ontap-sim" % n)
-    sim = harness.Sim(ontap_sim, ["--jobs", str(n), "--seed", SEED,
-                                  "--expiry", str(EXPIRY)], start_timeout=120)
-    # No arrivals, no transitions: the tree is the same for every command of the run.
-    sim.workload(paused=True)
+    base = harness.tempdir("jobsfs-bench-")
+    sim, t_epoch = start_sim(ontap_sim, n, base)
     counters = Counters(sim)
     page_size = args.page_size or default_page_size(jobsfs)
-    status, clock, _ = sim.request("GET", "/_sim/clock")
-    now = clock["now"]
-    t_epoch = now - EXPIRY // 4  # about a quarter of the jobs ended after T
     t_find = "@%d" % t_epoch
     t_iso = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t_epoch))
 
-    base = harness.tempdir("jobsfs-bench-")
     mnt = os.path.join(base, "mnt")
     os.mkdir(mnt)
     info = {"n": n, "page_size": page_size}
 
     # Once: memory after a full listing, and the tmpfs copy.
-    m = mount_jobsfs(jobsfs, sim.url, mnt, args.page_size)
+    m = mount_jobsfs(jobsfs, sim.url, mnt, args)
     rss0 = vm_status(m.proc.pid, "VmRSS")
+    counters.reset()
     first = run_in_tree(mnt, "ls -l", t_find)
     if not first.ok:
-        info["list_error"] = "ls -l: exit %d: %s\n%s" % (first.rc, first.err, m.stderr())
+        # Say what jobsfs was doing, then give up this N: without a listing there is
+        # no tree to copy and nothing to compare.
+        info["list_error"] = "`ls -l` %s; meanwhile jobsfs sent %d HTTP requests and " \
+            "grew to %.0f MiB RSS; its log: %s" % (
+                first.why(), counters.total(), (vm_status(m.proc.pid, "VmRSS") or 0) / 2**20,
+                m.stderr().strip()[-500:] or "(empty)")
+        log("N=%d: %s" % (n, info["list_error"]))
+        m.kill()
+        m.unmount()
+        sim.stop()
+        return None, info
     again = run_in_tree(mnt, "ls -l", t_find)
     info["listed"] = first.lines - 1 if first.ok else None  # minus "total"
     info["rss_base"] = rss0
@@ -273,7 +321,7 @@ def bench_n(n, runs, args, jobsfs, ontap_sim, log):
     for run in range(runs):
         for name, command, jq_filter in OPERATIONS:
             cell = cells[name]
-            m = mount_jobsfs(jobsfs, sim.url, mnt, args.page_size)
+            m = mount_jobsfs(jobsfs, sim.url, mnt, args)
             dropped = drop_kernel_caches() and dropped
             counters.reset()
             cold = run_in_tree(mnt, command, t_find)
@@ -281,6 +329,8 @@ def bench_n(n, runs, args, jobsfs, ontap_sim, log):
             counters.reset()
             warm = run_in_tree(mnt, command, t_find)
             cell.req_warm.append(counters.total())
+            if not (cold.ok and warm.ok):
+                m.kill()  # a command that timed out may have left it stuck
             rc = m.unmount()
             if rc != 0:
                 cell.failures.append("jobsfs exit %s: %s" % (rc, m.stderr()[-500:]))
@@ -297,8 +347,7 @@ def bench_n(n, runs, args, jobsfs, ontap_sim, log):
                 if r.ok:
                     samples.append(r.seconds)
                 else:
-                    cell.failures.append("%s run %d: exit %d: %s"
-                                         % (where, run, r.rc, r.err or m.stderr()[-500:]))
+                    cell.failures.append("%s run %d: %s" % (where, run + 1, r.why()))
             for where, r in (("cold", cold), ("warm", warm)):
                 if r.ok and tmp.ok and r.digest != tmp.digest:
                     cell.mismatch.append("%s run %d: %d lines, tmpfs %d"
@@ -382,6 +431,9 @@ def report(results, args, started, command_line):
     notes = []
     for cells, info in results:
         n = info["n"]
+        if cells is None:
+            out.append("| `ls -l` | %s | - | FAIL | | | | | | | | |" % "{:,}".format(n))
+            continue
         for name, _, _ in OPERATIONS:
             c = cells[name]
             pages = int(statistics.median(c.req_curl)) if c.req_curl else None
@@ -402,6 +454,9 @@ def report(results, args, started, command_line):
     prev = None
     for _, info in results:
         n = info["n"]
+        if info.get("list_error"):
+            notes.append("- N=%d: LISTING FAILED: %s" % (n, info["list_error"]))
+            continue
         base, listed, jb = info["rss_base"] or 0, info["rss_listed"] or 0, info["json_bytes"]
         # (RSS after the listing - RSS of the idle mount - the job.json bytes) / N.
         beyond = (listed - base - jb) / n
@@ -419,9 +474,7 @@ def report(results, args, started, command_line):
                        "{:,}".format(n), "{:,}".format(info["listed"] or 0),
                        base / 2**20, listed / 2**20, listed / n, jb / n, beyond, mark,
                        marginal, copied / 2**20, copied / n, info["copy_seconds"]))
-        if info.get("list_error"):
-            notes.append("- N=%d: LISTING FAILED: %s" % (n, info["list_error"]))
-        elif info["listed"] != n:
+        if info["listed"] != n:
             notes.append("- N=%d: `ls -l` listed %s jobs, not %d!" % (n, info["listed"], n))
         if info.get("copy_error"):
             notes.append("- N=%d: cp -a failed: %s" % (n, info["copy_error"]))
@@ -430,11 +483,13 @@ def report(results, args, started, command_line):
     out.append("")
     out.append("Medians of the runs. Machine: %s. An empty command through the same path "
                "(`bash -c`, exec, a pipe) costs %.1f ms, included in every time above. "
-               "Pages of %d records (`max_records`, jobsfs's default `page_size`); "
+               "jobsfs -o %s; pages of %d records (`max_records`); "
                "`pages` is what the curl + jq walk requested. "
                "`!` marks a miss of issue 5's targets (warm <= %.1fx tmpfs, cold <= %.1fx "
                "curl + jq, requests = pages, < %d B per job beyond the JSON)."
                % (machine(), shell_overhead() * 1000,
+                  ",".join(["expiry=%d" % EXPIRY] + (["page_size=%d" % args.page_size]
+                                                     if args.page_size else []) + args.option),
                   results[0][1]["page_size"] if results else 0,
                   WARM_TMPFS_MAX, COLD_CURL_MAX, RSS_BEYOND_JSON_MAX))
     out.append("Run %s UTC, %.0f s: `%s`" % (time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
@@ -455,6 +510,11 @@ def main():
                     help="jobsfs -o page_size and the curl walk's max_records "
                          "(default: jobsfs's own)")
     ap.add_argument("--quick", action="store_true", help="N=1000 only, 3 runs")
+    ap.add_argument("-o", dest="option", action="append", default=[], metavar="OPT",
+                    help="a jobsfs -o option for every mount (e.g. ttl=600)")
+    ap.add_argument("--timeout", type=float, default=COMMAND_TIMEOUT,
+                    help="seconds one command may take before it is killed and reported "
+                         "(default %d)" % COMMAND_TIMEOUT)
     ap.add_argument("--out", help="also write the table (Markdown) to this file")
     args = ap.parse_args()
     if args.quick:
@@ -472,6 +532,7 @@ def main():
         if not shutil.which(tool):
             harness.skip("%s is not installed" % tool)
     jobsfs, ontap_sim = harness.binaries_or_skip()
+    set_timeout(args.timeout)
 
     started = time.time()
     command_line = " ".join(["tests/bench/bench.py"] + sys.argv[1:])

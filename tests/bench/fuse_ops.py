@@ -73,12 +73,9 @@ def main():
     args = ap.parse_args()
     jobsfs, ontap_sim = harness.binaries_or_skip()
 
-    sim = harness.Sim(ontap_sim, ["--jobs", str(args.jobs), "--seed", bench.SEED,
-                                  "--expiry", str(bench.EXPIRY)], start_timeout=120)
-    sim.workload(paused=True)
-    _, clock, _ = sim.request("GET", "/_sim/clock")
-    t_find = "@%d" % (clock["now"] - bench.EXPIRY // 4)
     base = harness.tempdir("jobsfs-fuse-ops-")
+    sim, t_epoch = bench.start_sim(ontap_sim, args.jobs, base)
+    t_find = "@%d" % t_epoch
     mnt = os.path.join(base, "mnt")
     os.mkdir(mnt)
 
