@@ -142,6 +142,10 @@ struct listing_entry {
 	uint64_t names;			/* names_digest of the last listing */
 	int64_t changed_ms;		/* when those names were first seen */
 	int64_t used_ms;		/* last time the view was asked for */
+	/* The root only: the uuids of its last listing, sorted, to tell which jobs the
+	 * cluster deleted since (kept when the listing itself is swept). */
+	char **uuids;
+	size_t nuuids;
 };
 
 /* A view's entry outlives its swept listing this long without use. */
@@ -639,9 +643,17 @@ static size_t jfs_query_count_or_zero(const struct jfs_query *q)
 	return q ? jfs_query_count(q) : 0;
 }
 
+static void uuids_free(char **uuids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(uuids[i]);
+	free(uuids);
+}
+
 static void listing_entry_free_locked(struct jfs_store *s, struct listing_entry *le)
 {
 	ht_remove(&s->listings, &le->h);
+	uuids_free(le->uuids, le->nuuids);
 	jfs_listing_unref(le->listing);
 	free(le->h.key);
 	free(le);
@@ -675,22 +687,48 @@ static void fill_jobs_locked(struct jfs_store *s, const struct jfs_listing *l, u
 	evict_locked(s);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The uuids of l, sorted; NULL (and *n = 0) on ENOMEM. */
+static char **sorted_uuids(const struct jfs_listing *l, size_t *n)
+{
+	char **u = calloc(l->n ? l->n : 1, sizeof(*u));
+	*n = 0;
+	if (!u)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		u[i] = strdup(l->jobs[i]->uuid);
+		if (!u[i]) {
+			uuids_free(u, i);
+			return NULL;
+		}
+	}
+	qsort(u, l->n, sizeof(*u), cmp_str);
+	*n = l->n;
+	return u;
+}
+
 /* The root listing holds every job: one that was in the previous root listing and is
- * not in the new one was deleted by the cluster. Its cached job goes (a short negative
- * entry, so the path fails at once) and the sweep reports it. */
-static void drop_deleted_locked(struct jfs_store *s, const struct jfs_listing *old,
+ * not in the new one l was deleted by the cluster. Its cached job goes (a short
+ * negative entry, so its path fails at once) and the sweep reports it. */
+static void drop_deleted_locked(struct jfs_store *s, struct listing_entry *le,
 				const struct jfs_listing *l, uint64_t seq, int64_t now)
 {
+	size_t n;
+	char **cur = sorted_uuids(l, &n);
 	size_t i = 0, j = 0;
-	while (i < old->n) {
-		int c = j < l->n ? strcmp(old->by_name[i]->name, l->by_name[j]->name) : -1;
+
+	while (cur && i < le->nuuids) {
+		int c = j < n ? strcmp(le->uuids[i], cur[j]) : -1;
 		if (c > 0) {
 			j++;
 			continue;
 		}
 		if (c < 0) {
-			struct job_entry *je =
-				job_entry_get_locked(s, old->by_name[i]->uuid, false);
+			struct job_entry *je = job_entry_get_locked(s, le->uuids[i], false);
 			if (je && !je->inflight && je->job)
 				set_negative_locked(s, je, seq, now);
 		} else {
@@ -698,6 +736,9 @@ static void drop_deleted_locked(struct jfs_store *s, const struct jfs_listing *o
 		}
 		i++;
 	}
+	uuids_free(le->uuids, le->nuuids);
+	le->uuids = cur; /* NULL when out of memory: then no comparison next time */
+	le->nuuids = n;
 }
 
 double jfs_store_listing_life(struct jfs_store *s, const struct jfs_listing *l)
@@ -768,9 +809,8 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 					l->changed_ms = le->changed_ms;
 				le->names = names;
 				le->changed_ms = l->changed_ms;
-				if (le->listing && full && le->listing->full_records &&
-				    jfs_query_count_or_zero(q) == 0)
-					drop_deleted_locked(s, le->listing, l, seq, now);
+				if (full && jfs_query_count_or_zero(q) == 0)
+					drop_deleted_locked(s, le, l, seq, now);
 				jfs_listing_unref(le->listing);
 				le->listing = jfs_listing_ref(l);
 				le->data_seq = seq;
@@ -830,10 +870,7 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 				h = next;
 				continue;
 			}
-			/* The root listing stays: the next one is compared with it to find
-			 * deleted jobs (its jobs are the job cache's anyway). */
-			if (le->listing && le->h.key[0] != '\0' &&
-			    now - le->listing->fetched_ms >= s->ttl_ms) {
+			if (le->listing && now - le->listing->fetched_ms >= s->ttl_ms) {
 				jfs_listing_unref(le->listing);
 				le->listing = NULL;
 			} else if (!le->listing && now - le->used_ms >= LISTING_ENTRY_IDLE_MS) {
@@ -865,6 +902,7 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 			}
 		}
 	}
+	evict_locked(s); /* jobs the swept listings held may go now */
 	take_changes_locked(s, uuids, n);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
