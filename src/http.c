@@ -859,8 +859,10 @@ static int attempt(struct jfs_http *http, struct pooled *p, const char *url, con
 		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 			*retry_after_s = ra > 86400 ? 86400 : (long)ra;
 	}
+	/* The exchange, for -d: never a header (the Authorization one least of all). */
 	jfs_debug("GET %s -> %ld, %zu bytes, %.1f ms%s%s%s", path, *status, t->len,
-		  (double)total_us / 1000.0, reused ? ", reused" : "",
+		  (double)total_us / 1000.0,
+		  reused ? ", reused connection" : connects > 0 ? ", new connection" : "",
 		  ret ? ": " : "", ret ? e->message : "");
 	return ret;
 }
