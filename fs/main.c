@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,59 @@
 #include "jobsfs/query.h"
 #include "jobsfs/store.h"
 #include "options.h"
+
+/* libfuse's messages, into jobsfs's log: to syslog too once daemonized (libfuse's
+ * own handler writes to stderr, which is /dev/null by then). libfuse writes some
+ * lines in pieces, so they are assembled up to the '\n'. Its debug output (-d, one
+ * piece per line) keeps libfuse's format on stderr, for tools that read it. */
+static pthread_mutex_t fuse_line_lock = PTHREAD_MUTEX_INITIALIZER;
+static char fuse_line[1024]; /* guarded by fuse_line_lock: the line assembled so far */
+static size_t fuse_line_len; /* guarded by fuse_line_lock */
+
+static void fuse_line_emit(enum fuse_log_level level, char *line)
+{
+	static const char unknown[] = "fuse: unknown option(s): `";
+	size_t n = strlen(line);
+
+	/* libfuse's "unknown option(s): `-o foo'": said the jobsfs way, with the hint. */
+	if (strncmp(line, unknown, sizeof(unknown) - 1) == 0 && line[n - 1] == '\'') {
+		line[n - 1] = '\0';
+		jfs_options_unknown(line + sizeof(unknown) - 1);
+		return;
+	}
+	enum jfs_log_level l = level <= FUSE_LOG_ERR	  ? JFS_LOG_ERR
+			       : level == FUSE_LOG_WARNING ? JFS_LOG_WARN
+							   : JFS_LOG_INFO;
+	jfs_log_at(l, __FILE__, __LINE__, __func__, "%s", line);
+}
+
+static void fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char line[sizeof(fuse_line)];
+	bool whole = false;
+
+	if (level == FUSE_LOG_DEBUG) {
+		vfprintf(stderr, fmt, ap);
+		return;
+	}
+	pthread_mutex_lock(&fuse_line_lock);
+	int n = vsnprintf(fuse_line + fuse_line_len, sizeof(fuse_line) - fuse_line_len, fmt, ap);
+	if (n > 0) /* a line too long for the buffer is cut, and ends it */
+		fuse_line_len += (size_t)n < sizeof(fuse_line) - fuse_line_len
+					 ? (size_t)n
+					 : sizeof(fuse_line) - fuse_line_len - 1;
+	if (fuse_line_len > 0 && (fuse_line[fuse_line_len - 1] == '\n' ||
+				  fuse_line_len == sizeof(fuse_line) - 1)) {
+		fuse_line_len -= fuse_line[fuse_line_len - 1] == '\n';
+		memcpy(line, fuse_line, fuse_line_len);
+		line[fuse_line_len] = '\0';
+		fuse_line_len = 0;
+		whole = line[0] != '\0';
+	}
+	pthread_mutex_unlock(&fuse_line_lock);
+	if (whole)
+		fuse_line_emit(level, line);
+}
 
 /* Secrets read for the client config; wiped and freed once the client copied them. */
 struct secrets {
@@ -137,8 +192,9 @@ static int preflight(const struct jfs_client_config *base)
 	return rc == 0 ? 0 : -1;
 }
 
-/* Mount m->se (made by main), serve until unmounted, and destroy the session. */
-static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo)
+/* Mount m->se (made by main), serve until unmounted, and destroy the session. Logs at
+ * log_level, to syslog once daemonized. */
+static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_level log_level)
 {
 	int ret = 1;
 
@@ -149,7 +205,7 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo)
 	if (fuse_daemonize(fo->foreground) != 0)
 		goto out_unmount;
 	if (!fo->foreground) /* stderr is gone: log to syslog from here on */
-		jfs_log_init("jobsfs", fo->debug ? JFS_LOG_DEBUG : JFS_LOG_WARN, JFS_LOG_SYSLOG);
+		jfs_log_init("jobsfs", log_level, JFS_LOG_SYSLOG);
 	if (jfs_keeper_start(m) != 0) {
 		jfs_err("cannot start the housekeeping thread");
 		goto out_unmount;
@@ -203,6 +259,7 @@ int main(int argc, char *argv[])
 	memset(&m, 0, sizeof(m));
 	jfs_error_clear(&e);
 	jfs_log_init("jobsfs", JFS_LOG_WARN, JFS_LOG_STDERR);
+	fuse_set_log_func(fuse_log_bridge);
 	if (jfs_options_parse(&args, &o) != 0)
 		goto out_args;
 	if (o.show_help) {
@@ -231,7 +288,18 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "jobsfs: %s\n", msg);
 		goto out_args;
 	}
-	jfs_log_init("jobsfs", fo.debug ? JFS_LOG_DEBUG : JFS_LOG_WARN, JFS_LOG_STDERR);
+	/* The mount is read-only and jobsfs checks no permission itself: with
+	 * allow_other and without default_permissions, every user could read it whatever
+	 * its modes say. With it, the kernel enforces them. */
+	if (o.allow_other && !o.default_permissions) {
+		fprintf(stderr, "jobsfs: -o allow_other needs -o default_permissions too: jobsfs "
+				"checks no permissions itself, the kernel does with it\n");
+		goto out_args;
+	}
+	/* -d (libfuse's debug, which implies -f) turns on jobsfs's debug lines too;
+	 * $JOBSFS_LOG, read by jfs_log_init, overrides both. */
+	enum jfs_log_level log_level = fo.debug ? JFS_LOG_DEBUG : (enum jfs_log_level)o.log_level;
+	jfs_log_init("jobsfs", log_level, JFS_LOG_STDERR);
 	if (read_secrets(&o, &sec) != 0)
 		goto out_args;
 	client_config(&o, &sec, &cfg);
@@ -244,10 +312,8 @@ int main(int argc, char *argv[])
 		goto out_secrets;
 	}
 	m.se = fuse_session_new(&args, jfs_fs_ops(), sizeof(*jfs_fs_ops()), &m);
-	if (!m.se) {
-		fprintf(stderr, "jobsfs: invalid options (see jobsfs -h)\n");
+	if (!m.se) /* libfuse said why (unknown options: see fuse_line_emit) */
 		goto out_secrets;
-	}
 	if (preflight(&cfg) != 0)
 		goto out_secrets;
 	if (jfs_client_new(&cfg, &m.client, &e) != 0) {
@@ -278,7 +344,7 @@ int main(int argc, char *argv[])
 	m.uid = getuid();
 	m.gid = getgid();
 	m.ttl = o.ttl;
-	ret = run(&m, &fo);
+	ret = run(&m, &fo, log_level);
 	jfs_open_free_all(&m); /* what the kernel did not release before unmounting */
 	pthread_cond_destroy(&m.keeper_cond);
 	pthread_mutex_destroy(&m.keeper_lock);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "jobsfs/client.h"
+#include "jobsfs/log.h"
 #include "jobsfs/store.h"
 
 enum {
@@ -32,6 +33,9 @@ enum {
 	KEY_TIMEOUT,
 	KEY_CACHE_MEM,
 	KEY_PASSWORD,
+	KEY_LOGLEVEL,
+	KEY_ALLOW_OTHER,
+	KEY_DEFAULT_PERMISSIONS,
 };
 
 static const struct fuse_opt jfs_opt_spec[] = {
@@ -40,6 +44,7 @@ static const struct fuse_opt jfs_opt_spec[] = {
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
 	FUSE_OPT_KEY("user=", KEY_USER),
+	FUSE_OPT_KEY("username=", KEY_USER),
 	FUSE_OPT_KEY("password_file=", KEY_PASSWORD_FILE),
 	FUSE_OPT_KEY("password=", KEY_PASSWORD),
 	FUSE_OPT_KEY("cert=", KEY_CERT),
@@ -53,6 +58,10 @@ static const struct fuse_opt jfs_opt_spec[] = {
 	FUSE_OPT_KEY("page_size=", KEY_PAGE_SIZE),
 	FUSE_OPT_KEY("timeout=", KEY_TIMEOUT),
 	FUSE_OPT_KEY("cache_mem=", KEY_CACHE_MEM),
+	FUSE_OPT_KEY("loglevel=", KEY_LOGLEVEL),
+	/* libfuse's, noted here for the allow_other rule and then left to libfuse. */
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_END,
 };
 
@@ -66,6 +75,8 @@ void jfs_options_usage(const char *prog)
 	       "jobsfs options:\n"
 	       "    -o user=NAME           HTTP Basic user; the password comes from\n"
 	       "                           $JOBSFS_PASSWORD, -o password_file, or ~/.netrc\n"
+	       "    -o username=NAME       the same as user=NAME (in /etc/fstab, mount(8)\n"
+	       "                           also reads user= as its own \"user\" keyword)\n"
 	       "    -o password_file=PATH  file holding the password (mode 0600 or stricter)\n"
 	       "    -o netrc_file=PATH     a netrc file instead of ~/.netrc\n"
 	       "    -o cert=PATH,key=PATH  client certificate and its key\n"
@@ -77,11 +88,46 @@ void jfs_options_usage(const char *prog)
 	       "    -o page_size=N         records per request (default %d)\n"
 	       "    -o timeout=SECONDS     limit on one request (default 30)\n"
 	       "    -o cache_mem=MiB       cap on the jobs held in memory (default %zu)\n"
+	       "    -o loglevel=LEVEL      err, warn, info or debug (default warn; -d sets\n"
+	       "                           debug; $JOBSFS_LOG overrides both)\n"
+	       "    -o allow_other         let other users in: only with -o default_permissions\n"
+	       "                           (the kernel then enforces the read-only modes)\n"
 	       "    -h, --help             this help\n"
 	       "    -V, --version          versions\n"
+	       "\n"
+	       "Ignored, for /etc/fstab and mount(8): _netdev, nofail, auto, noauto, user,\n"
+	       "users, nouser, owner, group, defaults, comment=..., x-*.\n"
+	       "Logs go to stderr with -f (or -d), to syslog otherwise.\n"
 	       "\n",
 	       prog, JFS_STORE_TTL_DEFAULT, JFS_STORE_EXPIRY_DEFAULT, JFS_PAGE_SIZE_DEFAULT,
 	       JFS_STORE_MEM_DEFAULT / (1024 * 1024));
+}
+
+void jfs_options_unknown(const char *what)
+{
+	/* libfuse lists them as it kept them: "-o a,b", "--x", "--x -o a". */
+	const char *list = strncmp(what, "-o ", 3) == 0 ? what + 3 : what;
+	bool several = strchr(list, ',') || strchr(list, ' ');
+
+	fprintf(stderr, "jobsfs: unknown option%s %s; see jobsfs -h\n", several ? "s" : "",
+		what);
+}
+
+/* mount(8) keywords that may reach us through mount.fuse3 (it drops some of them
+ * itself, mount(8) others, but not every version nor every caller drops all), and
+ * mean nothing to a FUSE filesystem. "x-" is a prefix: x-systemd.*, x-gvfs-*. */
+static bool mount_keyword(const char *arg)
+{
+	static const char *const words[] = {
+		"_netdev", "nofail", "auto", "noauto", "user", "users", "nouser",
+		"owner",   "group",  "defaults",
+	};
+	if (strncmp(arg, "x-", 2) == 0 || strncmp(arg, "comment=", 8) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(arg, words[i]) == 0)
+			return true;
+	return false;
 }
 
 /* The value after "name=" in arg. */
@@ -199,8 +245,28 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			return -1;
 		o->cache_mem = (size_t)n;
 		return 0;
-	default:
+	case KEY_LOGLEVEL: {
+		int level = jfs_log_level_parse(opt_value(arg));
+		if (level < 0) {
+			fprintf(stderr, "jobsfs: -o %s: expected err, warn, info or debug "
+					"(see jobsfs -h)\n", arg);
+			return -1;
+		}
+		o->log_level = level;
+		return 0;
+	}
+	case KEY_ALLOW_OTHER:
+		o->allow_other = true;
+		return 1;
+	case KEY_DEFAULT_PERMISSIONS:
+		o->default_permissions = true;
+		return 1;
+	case FUSE_OPT_KEY_OPT:
+		if (mount_keyword(arg))
+			return 0;
 		return 1; /* FUSE's own options and -f/-d/-s: left for libfuse */
+	default:
+		return 1;
 	}
 }
 
@@ -212,6 +278,7 @@ int jfs_options_parse(struct fuse_args *args, struct jfs_options *o)
 	o->page_size = JFS_PAGE_SIZE_DEFAULT;
 	o->timeout = 30;
 	o->cache_mem = JFS_STORE_MEM_DEFAULT / (1024 * 1024);
+	o->log_level = JFS_LOG_WARN;
 	return fuse_opt_parse(args, o, jfs_opt_spec, opt_proc) == 0 ? 0 : -1;
 }
 

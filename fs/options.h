@@ -23,18 +23,28 @@ struct jfs_options {
 	unsigned page_size;  /* (1000) */
 	long timeout;	     /* seconds (30) */
 	size_t cache_mem;    /* MiB (256) */
+	int log_level;	     /* -o loglevel=: an enum jfs_log_level (warn) */
+	bool allow_other;	  /* FUSE's allow_other was given (left in args for libfuse) */
+	bool default_permissions; /* and default_permissions (likewise) */
 	bool show_help;
 	bool show_version;
 };
 
-/* Parse argv into o and strip what jobsfs consumed from args. Prints one line to
- * stderr and returns -1 on a bad option; 0 otherwise. */
+/* Parse argv into o and strip what jobsfs consumed from args. Also drops, silently,
+ * the mount(8) keywords that can reach a mount helper's program and mean nothing to
+ * jobsfs (_netdev, nofail, noauto, x-systemd.*, ...: see options.c). Prints one line
+ * to stderr and returns -1 on a bad option; 0 otherwise. Options jobsfs does not know
+ * are left in args: libfuse judges them (see jfs_options_unknown). */
 int jfs_options_parse(struct fuse_args *args, struct jfs_options *o);
 void jfs_options_free(struct jfs_options *o);
 
 /* Check a cluster URL: http:// or https://, a host, an optional port, no path (a
  * lone trailing '/' is dropped). Returns 0 or -1 with why in msg. */
 int jfs_url_check(char *url, char *msg, size_t len);
+
+/* Say that libfuse refused some options: `what` is libfuse's list of them (e.g.
+ * "-o foo,bar"). One line on stderr with the hint to see jobsfs -h. */
+void jfs_options_unknown(const char *what);
 
 /* jobsfs's part of -h, with every option and its default. */
 void jfs_options_usage(const char *prog);
