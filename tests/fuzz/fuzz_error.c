@@ -63,9 +63,21 @@ static void fuzz_error_body(const char *body, size_t size)
 		CHECK_CLEAN(e.target);
 		CHECK_CLEAN(e.message);
 	}
-	int err = jfs_errno_from_http(e.http_status, e.code);
-	FUZZ_CHECK(err == ENOENT || err == EACCES || err == EINVAL || err == EIO, "errno %d",
-		   err);
+	/* The errno a user gets for this body under each kind of HTTP status: the
+	 * cluster's code first ("4", "6"), then the status. */
+	static const long statuses[] = { 0, 200, 400, 401, 403, 404, 409, 500, 503, 600 };
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		long st = statuses[i];
+		int want = strcmp(e.code, "4") == 0   ? ENOENT
+			   : strcmp(e.code, "6") == 0 ? EACCES
+			   : st == 404		      ? ENOENT
+			   : st == 401 || st == 403   ? EACCES
+			   : st >= 400 && st < 500    ? EINVAL
+						      : EIO;
+		int err = jfs_errno_from_http(st, e.code);
+		FUZZ_CHECK(err == want, "HTTP %ld, code \"%s\": errno %d, not %d", st, e.code,
+			   err, want);
+	}
 	check_format(&e);
 	e.http_status = 0;
 	e.request[0] = '\0';

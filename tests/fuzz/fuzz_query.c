@@ -202,6 +202,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		check_same_query(q, child);
 		if (!jfs_segment_is_query(s)) {
+			/* lookup never adds one, and the parser refuses it too. */
+			struct jfs_error e;
+			jfs_error_clear(&e);
+			FUZZ_CHECK(jfs_query_add_segment(child, s, &e) == -EINVAL,
+				   "\"%s\" is no query segment, but was taken", s);
+			check_same_query(q, child);
 			jfs_query_free(child);
 			continue;
 		}
