@@ -28,6 +28,7 @@ import http.server
 import os
 import re
 import shutil
+import socket
 import socketserver
 import subprocess
 import sys
@@ -374,6 +375,40 @@ class Fstab:
         assert not proxy.paths, "no_proxy=127.0.0.1, yet the proxy saw %r" % proxy.paths[:5]
         proxy.stop()
 
+    def t_syslog_when_daemonized(self):
+        """Once detached, jobsfs logs to syslog: "mounted" at info, and a failure as one
+        line with the request, the HTTP status, the cluster's code and message. The
+        syslog socket is ours: /dev is a tmpfs in this namespace (the devices jobsfs
+        needs bound into it), /dev/log a datagram socket read here."""
+        dev = DevWithLog(self.tmp)
+        try:
+            mp = self.mountpoint()
+            r = self.mount(["mount", "-t", "fuse.jobsfs", self.sim.url, mp, "-o",
+                            "username=admin,password_file=%s,loglevel=info" % self.passfile])
+            assert r.returncode == 0, r.stderr
+            try:
+                os.listdir(os.path.join(mp, "foo=bar"))
+            except OSError as e:
+                assert e.errno == 22, "ls foo=bar: %s" % e
+            else:
+                raise AssertionError("ls foo=bar succeeded")
+            self.check_mounted_and_unmount(mp, r)
+            lines = dev.lines(until=lambda ls: any("Unexpected argument" in x for x in ls))
+        finally:
+            dev.close()
+        tagged = [x for x in lines if re.match(r"<\d+>.*jobsfs\[\d+\]: ", x)]
+        assert any(x.endswith("jobsfs[%s]: mounted %s" % (x.split("[")[1].split("]")[0], mp))
+                   for x in tagged), "no 'mounted' line in syslog: %r" % lines
+        failure = [x for x in tagged if "GET /api/cluster/jobs?foo=bar" in x]
+        assert len(failure) == 1, "failure lines in syslog: %r" % lines
+        for part in ("/foo=bar: ", "Invalid argument", "HTTP 400", "ONTAP code 262179",
+                     "Unexpected argument"):
+            assert part in failure[0], "%r not in %r" % (part, failure[0])
+        # <27> = daemon.err: the facility and the level.
+        assert failure[0].startswith("<27>"), failure[0]
+        for x in lines:
+            assert PASSWORD not in x
+
     def cases(self):
         return [
             ("mount -t fuse.jobsfs -o user=,password_file=", self.t_mount_user_password_file),
@@ -388,7 +423,64 @@ class Fstab:
             ("-d: HTTP exchanges, no credentials", self.t_debug_log),
             ("CURL_CA_BUNDLE / SSL_CERT_FILE", self.t_ca_bundle_env),
             ("http_proxy / no_proxy", self.t_proxy_env),
+            ("daemonized: syslog", self.t_syslog_when_daemonized),
         ]
+
+
+class DevWithLog:
+    """A tmpfs over /dev (this namespace only) with the real device nodes bound into it
+    and /dev/log a datagram socket: what syslog(3) writes to, read here."""
+
+    DEVICES = ("fuse", "null", "zero", "full", "random", "urandom", "tty")
+
+    def __init__(self, tmp):
+        self.real = os.path.join(tmp, "realdev")
+        os.mkdir(self.real)
+        self.sock = None
+        self.mounts = []
+        self._mount("--rbind", "/dev", self.real)
+        self._mount("-t", "tmpfs", "-o", "mode=755", "jobsfs-test-dev", "/dev")
+        for name in self.DEVICES:
+            if os.path.exists(os.path.join(self.real, name)):
+                open(os.path.join("/dev", name), "w").close()
+                self._mount("--bind", os.path.join(self.real, name), os.path.join("/dev", name))
+        for name in ("pts", "shm"):
+            if os.path.isdir(os.path.join(self.real, name)):
+                os.mkdir(os.path.join("/dev", name))
+                self._mount("--rbind", os.path.join(self.real, name),
+                            os.path.join("/dev", name))
+        os.symlink("/proc/self/fd", "/dev/fd")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("/dev/log")
+        self.sock.settimeout(0.2)
+        self.received = []
+
+    def _mount(self, *args):
+        r = subprocess.run(["mount", *args], capture_output=True, text=True)
+        assert r.returncode == 0, "mount %s: %s" % (" ".join(args), r.stderr)
+        self.mounts.append(args[-1])
+
+    def lines(self, until, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not until(self.received) and time.monotonic() < deadline:
+            try:
+                self.received.append(self.sock.recv(65536).decode("utf-8", "replace"))
+            except socket.timeout:
+                pass
+        return list(self.received)
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+        for target in reversed(self.mounts):  # /dev last but one, realdev last
+            if target in ("/dev", self.real):
+                continue
+            subprocess.run(["umount", "-l", target], capture_output=True)
+        for target in ("/dev", self.real):
+            if target in self.mounts:
+                subprocess.run(["umount", "-l", target], capture_output=True)
+        self.mounts = []
 
 
 class Proxy:
