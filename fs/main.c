@@ -63,13 +63,13 @@ static void fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list 
 		return;
 	}
 	pthread_mutex_lock(&fuse_line_lock);
-	int n = vsnprintf(fuse_line + fuse_line_len, sizeof(fuse_line) - fuse_line_len, fmt, ap);
-	if (n > 0) /* a line too long for the buffer is cut, and ends it */
-		fuse_line_len += (size_t)n < sizeof(fuse_line) - fuse_line_len
-					 ? (size_t)n
-					 : sizeof(fuse_line) - fuse_line_len - 1;
-	if (fuse_line_len > 0 && (fuse_line[fuse_line_len - 1] == '\n' ||
-				  fuse_line_len == sizeof(fuse_line) - 1)) {
+	/* room > 1: a full buffer was emitted by the call that filled it. */
+	size_t room = sizeof(fuse_line) - fuse_line_len;
+	int n = vsnprintf(fuse_line + fuse_line_len, room, fmt, ap);
+	if (n > 0) /* what vsnprintf wrote: all of it, or what fitted */
+		fuse_line_len += (size_t)n < room ? (size_t)n : room - 1;
+	bool full = fuse_line_len == sizeof(fuse_line) - 1; /* a longer line is cut here */
+	if (fuse_line_len > 0 && (fuse_line[fuse_line_len - 1] == '\n' || full)) {
 		fuse_line_len -= fuse_line[fuse_line_len - 1] == '\n';
 		memcpy(line, fuse_line, fuse_line_len);
 		line[fuse_line_len] = '\0';
