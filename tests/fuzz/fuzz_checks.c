@@ -156,6 +156,9 @@ void fuzz_check_job(const struct jfs_job *job)
 	const char *state = jfs_job_state_name(job->state);
 	FUZZ_CHECK(jfs_job_state_parse(state) == job->state, "state %d named \"%s\"",
 		   (int)job->state, state);
+	FUZZ_CHECK(jfs_job_is_terminal(job) ==
+			   (job->state == JFS_JOB_SUCCESS || job->state == JFS_JOB_FAILURE),
+		   "terminal");
 	FUZZ_CHECK(jfs_job_mtime(job) == (job->end_time ? job->end_time : job->start_time),
 		   "mtime");
 	FUZZ_CHECK(jfs_node_lookup(&job->root, "") == &job->root, "lookup of \"\"");

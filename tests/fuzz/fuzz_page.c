@@ -13,6 +13,7 @@
 #include "jobsfs/page.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <string.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -76,10 +77,31 @@ static void fuzz_job(const char *body, size_t len)
 	jfs_job_unref(job);
 }
 
+/* The body parse at the edges of its depth limit: below 1 and above its cap. */
+static void fuzz_depth_limits(const char *body, size_t len)
+{
+	static const int depths[] = { -1, 1, 1 << 20 };
+	for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+		struct json_object *root = (struct json_object *)&root; /* must be reset */
+		struct jfs_error e;
+		jfs_error_clear(&e);
+		int rc = jfs_json_body_parse(body, len, depths[i], &root, &e);
+		if (rc < 0) {
+			check_failure(rc, &e);
+			FUZZ_CHECK(root == NULL, "a failed parse left a value");
+		} else {
+			/* Only a JSON null parses to no object. */
+			FUZZ_CHECK(root != NULL || memmem(body, len, "null", 4), "no value");
+			json_object_put(root);
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* The exact bytes, not NUL-terminated: the parsers take a length. */
 	fuzz_page((const char *)data, size);
 	fuzz_job((const char *)data, size);
+	fuzz_depth_limits((const char *)data, size);
 	return 0;
 }

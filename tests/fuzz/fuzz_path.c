@@ -143,6 +143,27 @@ static void lookup_in_job(struct walk *w, const char *name)
 	w->node = child;
 }
 
+/* jfs_node_lookup's contract, by hand: '/'-separated parts, empty ones skipped, each a
+ * child (found by a plain scan) of the one before. */
+static const struct jfs_node *lookup_by_hand(const struct jfs_node *dir, const char *path)
+{
+	while (dir && *path) {
+		size_t n = strcspn(path, "/");
+		if (n > 0) {
+			const struct jfs_node *next = NULL;
+			for (size_t i = 0; dir->is_dir && i < dir->nchildren && !next; i++)
+				if (strlen(dir->children[i].name) == n &&
+				    memcmp(dir->children[i].name, path, n) == 0)
+					next = &dir->children[i];
+			dir = next;
+		}
+		path += n;
+		if (*path == '/')
+			path++;
+	}
+	return dir;
+}
+
 /* The listing the body gives: a page, or one job as a page, or none. */
 static int parse_listing(const char *body, size_t len, struct jfs_page *page)
 {
@@ -181,6 +202,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		at += strlen(name) + 1;
 
 		fuzz_check_name_round_trip(name);
+		/* The segment as a whole path within the job the walk is in (or the
+		 * first job): any bytes, '/' and long parts included. */
+		const struct jfs_job *in = w.job ? w.job : listing.n ? listing.jobs[0] : NULL;
+		if (in)
+			FUZZ_CHECK(jfs_node_lookup(&in->root, name) ==
+					   lookup_by_hand(&in->root, name),
+				   "jfs_node_lookup(\"%s\") disagrees with its contract", name);
 		/* The kernel sends only one component, never "", "." or "..", and never
 		 * more than NAME_MAX bytes. */
 		if (name[0] == '\0' || strchr(name, '/') || strcmp(name, ".") == 0 ||
