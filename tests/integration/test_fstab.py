@@ -243,6 +243,13 @@ class Fstab:
         assert "authentication failed (HTTP 401)" in out, out
         assert PASSWORD not in out
 
+    def t_unknown_option(self):
+        """A typo in an fstab line: mount fails with jobsfs's one line and its hint."""
+        mp = self.mountpoint()
+        tab = self.fstab("username=admin,password_file=%s,_netdev,tll=5" % self.passfile, mp)
+        out = self.refused(["mount", "--fstab", tab, mp], mp)
+        assert "jobsfs: unknown option -o tll=5; see jobsfs -h" in out, out
+
     def t_allow_other(self):
         mp = self.mountpoint()
         opts = "user=admin,password_file=%s,allow_other" % self.passfile
@@ -416,6 +423,7 @@ class Fstab:
             ("fstab: username=, nofail, noauto, x-systemd.*", self.t_fstab_username_systemd),
             ("mount: password file others can read", self.t_password_file_others_refused),
             ("mount: wrong password", self.t_wrong_password_refused),
+            ("fstab: unknown option", self.t_unknown_option),
             ("mount: allow_other needs default_permissions", self.t_allow_other),
             ("mount: netrc_file=", self.t_netrc_file),
             ("mount: JOBSFS_PASSWORD", self.t_jobsfs_password_env),
