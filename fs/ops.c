@@ -82,25 +82,29 @@ static void lookup_job(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *pa
 
 	memset(&p, 0, sizeof(p));
 	jfs_error_clear(&e);
-	rc = jfs_store_listing(m->store, parent->query, &l, &e);
-	if (rc == 0) {
+	if (parent->kind == JFS_INODE_ROOT) {
+		/* Every job is in the root: go by uuid, without the listing. The store
+		 * answers a finished job from its cache until it expires (so it stays
+		 * readable while the cluster is away) and asks for an unknown one by
+		 * GET (a job created a moment ago is reachable at once). */
+		char *uuid = jfs_name_decode(name);
+		rc = uuid ? jfs_store_job(m->store, uuid, &job, &e)
+			  : jfs_error_set(&e, ENOENT, "not a job name");
+		/* A name the cluster finds malformed as a uuid is simply not a job. */
+		if (rc == -EINVAL)
+			rc = -ENOENT;
+		free(uuid);
+	} else {
+		rc = jfs_store_listing(m->store, parent->query, &l, &e);
+	}
+	if (rc == 0 && l) {
 		struct jfs_job *listed = jfs_listing_find(l, name);
 		if (listed && jfs_view_has_fields(parent))
 			job = jfs_job_ref(listed);
 		else if (listed)
 			rc = jfs_store_job(m->store, listed->uuid, &job, &e);
-		else if (parent->kind != JFS_INODE_ROOT)
+		else
 			rc = jfs_error_set(&e, ENOENT, "no such job in this view");
-		else {
-			/* Not listed yet (created a moment ago): ask for it by uuid. */
-			char *uuid = jfs_name_decode(name);
-			rc = uuid ? jfs_store_job(m->store, uuid, &job, &e)
-				  : jfs_error_set(&e, ENOENT, "not a job name");
-			/* A name the cluster finds malformed as a uuid is simply not a job. */
-			if (rc == -EINVAL)
-				rc = -ENOENT;
-			free(uuid);
-		}
 		/* (jfs_store_job never answers with an expired job) */
 		if (rc == 0 && listed && jfs_view_has_fields(parent) &&
 		    jfs_store_job_expired(m->store, job, l->fetched_ms))
