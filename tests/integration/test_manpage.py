@@ -89,6 +89,14 @@ def case_version():
         assert any(line.startswith("FUSE library version 3.") for line in lines), r.stdout
 
 
+def case_no_arguments():
+    for argv in ([], ["http://127.0.0.1:9"]):
+        r = run([JOBSFS, *argv])
+        assert r.returncode == 1, "jobsfs %s: exit %d" % (" ".join(argv), r.returncode)
+        assert r.stdout == "" and "usage: jobsfs [options] URL MOUNTPOINT (see jobsfs -h)" \
+            in r.stderr, "jobsfs %s: %r" % (" ".join(argv), r.stderr)
+
+
 def case_unknown_options(tmp):
     mnt = os.path.join(tmp, "unknown")
     os.mkdir(mnt)
@@ -276,6 +284,7 @@ def main():
     runner = harness.Runner(case_timeout=120)
     runner.run("help", case_help)
     runner.run("version", case_version)
+    runner.run("no URL or mount point", case_no_arguments)
     runner.run("unknown options", lambda: case_unknown_options(tmp))
     runner.run("bad values", lambda: case_bad_values(tmp))
     runner.run("allow_other needs default_permissions", lambda: case_allow_other(tmp))
