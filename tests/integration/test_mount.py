@@ -674,8 +674,11 @@ class ScaleSession:
         active = sum(r["state"] not in ("success", "failure") for r in self.records.values())
         per_job = c["by_endpoint"].get("GET /api/cluster/jobs/{uuid}", 0)
         listing = c["by_endpoint"].get("GET /api/cluster/jobs", 0)
-        assert per_job <= active, "%d GETs of single jobs (%d jobs are active)" % (
-            per_job, active)
+        # Against one request per job (2000 here): a few single GETs may come from a
+        # listing refreshed mid-walk (ttl=1, slow sanitizer builds).
+        singles = sorted(q for q in c["by_query"] if not q.startswith("/api/cluster/jobs?"))
+        assert per_job <= active + 5, "%d GETs of single jobs (%d jobs are active): %s" % (
+            per_job, active, singles[:5])
         # A walk longer than ttl=1 (a slow sanitizer build) may be repeated once or twice.
         assert pages <= listing <= 3 * pages, "%d collection requests for %d pages" % (
             listing, pages)
