@@ -7,6 +7,7 @@ Standard library only. The binaries come from the environment (set by meson):
 """
 
 import atexit
+import base64
 import json
 import os
 import re
@@ -178,7 +179,6 @@ class Sim:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         if auth:
-            import base64
             headers["Authorization"] = "Basic " + base64.b64encode(
                 ("%s:%s" % auth).encode()).decode()
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
