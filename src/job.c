@@ -237,9 +237,13 @@ static int build_dir(struct builder *b, struct jfs_node *node, struct json_objec
 		{
 			if (strcmp(key, LINKS) == 0)
 				continue;
-			struct jfs_node *child = children ? &children[i] : &scratch;
-			if (!put_name(b, key, top, &child->name))
+			/* The name goes to a local first: a skipped member (a name too long to
+			 * show) must not touch children[i], which may be past this array. */
+			char *name;
+			if (!put_name(b, key, top, &name))
 				continue;
+			struct jfs_node *child = children ? &children[i] : &scratch;
+			child->name = name;
 			i++;
 			if ((rc = build_value(b, child, val)) < 0)
 				return rc;

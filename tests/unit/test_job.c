@@ -294,6 +294,37 @@ START_TEST(huge_message)
 }
 END_TEST
 
+/* Regression (found by fuzz_page): a member skipped for its too-long name, after every
+ * kept member of a nested object, wrote one node past that object's children: the
+ * name of an earlier node became NULL, or the job's uuid was overwritten. */
+START_TEST(skipped_name_after_kept_members)
+{
+	char long_name[301];
+	memset(long_name, 'x', 300);
+	long_name[300] = '\0';
+	char json[512];
+
+	snprintf(json, sizeof(json), "{\"uuid\":\"0123456789abcdef\",\"a\":{\"k\":{\"m\":1},\"%s\":2}}",
+		 long_name);
+	struct jfs_job *job = from_string(json);
+	assert_file(&job->root, "a/k/m", "1\n");
+	assert_dir(&job->root, "a", 1);
+	ck_assert_str_eq(job->uuid, "0123456789abcdef");
+	check_tree(&job->root);
+	jfs_job_unref(job);
+
+	/* The same with the skipped member last in the block: the uuid must survive. */
+	snprintf(json, sizeof(json), "{\"uuid\":\"0123456789abcdef\",\"a\":{\"k\":1,\"%s\":2}}",
+		 long_name);
+	job = from_string(json);
+	ck_assert_str_eq(job->uuid, "0123456789abcdef");
+	ck_assert_str_eq(job->name, "0123456789abcdef");
+	assert_file(&job->root, "a/k", "1\n");
+	check_tree(&job->root);
+	jfs_job_unref(job);
+}
+END_TEST
+
 START_TEST(memory_per_job)
 {
 	/* The target: under 2 KiB per job beyond the JSON itself. */
@@ -534,6 +565,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, svm_job);
 	tcase_add_test(tc, job_json_file);
+	tcase_add_test(tc, skipped_name_after_kept_members);
 	tcase_add_test(tc, failure_with_arguments);
 	tcase_add_test(tc, future_fields);
 	tcase_add_test(tc, huge_message);
