@@ -35,6 +35,12 @@ static size_t utf8_sequence(const unsigned char *s, size_t avail)
 					   : 0;
 	if (n == 0 || n > avail)
 		return 0;
+	/* RFC 3629's table: the second byte's range excludes overlong forms (E0, F0),
+	 * UTF-16 surrogates (ED) and code points past U+10FFFF (F4). */
+	unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+	unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+	if (n > 1 && (s[1] < lo || s[1] > hi))
+		return 0;
 	for (size_t i = 1; i < n; i++)
 		if ((s[i] & 0xC0) != 0x80)
 			return 0;

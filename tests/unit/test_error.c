@@ -203,6 +203,14 @@ START_TEST(body_huge_hostile_message)
 	jfs_error_clear(&e);
 	ck_assert_int_eq(parse("{\"error\":{\"message\":\"a\x80" "b\xc3\xa9\xe2\x82 \xf8!\"}}", &e), 0);
 	ck_assert_str_eq(e.message, "a?b\xc3\xa9?? ?!");
+
+	/* Lead bytes that look right but begin no character (RFC 3629): an overlong
+	 * E0 80 80, a surrogate ED A0 80, a code point past U+10FFFF F4 90 80 80; the
+	 * edges of the allowed ranges stay. */
+	jfs_error_clear(&e);
+	ck_assert_int_eq(parse("{\"error\":{\"message\":\"A\xe0\x80\x80 B\xed\xa0\x80 "
+			       "C\xf4\x90\x80\x80 D\xe0\xa0\x80\xed\x9f\xbf\xf4\x8f\xbf\xbf\"}}", &e), 0);
+	ck_assert_str_eq(e.message, "A??? B??? C???? D\xe0\xa0\x80\xed\x9f\xbf\xf4\x8f\xbf\xbf");
 }
 END_TEST
 
