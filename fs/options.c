@@ -74,7 +74,7 @@ void jfs_options_usage(const char *prog)
 	       "\n"
 	       "jobsfs options:\n"
 	       "    -o user=NAME           HTTP Basic user; the password comes from\n"
-	       "                           $JOBSFS_PASSWORD, -o password_file, or ~/.netrc\n"
+	       "                           -o password_file, $JOBSFS_PASSWORD or ~/.netrc\n"
 	       "    -o username=NAME       the same as user=NAME (in /etc/fstab, mount(8)\n"
 	       "                           also reads user= as its own \"user\" keyword)\n"
 	       "    -o password_file=PATH  file holding the password (mode 0600 or stricter)\n"
@@ -266,7 +266,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			return 0;
 		return 1; /* FUSE's own options and -f/-d/-s: left for libfuse */
 	default:
-		return 1;
+		return 1; /* (every key of jfs_opt_spec has its case above) */
 	}
 }
 
