@@ -43,8 +43,8 @@ void fuzz_quiet_log(void);
 char *fuzz_strndup(const uint8_t *data, size_t size);
 
 /* s (at most size bytes, NUL within them) is one clean log line: NUL-terminated
- * inside its field, no control bytes, every multi-byte sequence whole (a lead byte
- * C2..F4 followed by its continuation bytes), as error.c promises. */
+ * inside its field, no control bytes, and UTF-8 (RFC 3629: whole sequences, no
+ * overlong forms, surrogates or code points past U+10FFFF), as error.c promises. */
 bool fuzz_text_is_clean(const char *s, size_t size);
 
 /* A name the filesystem shows: non-empty, at most NAME_MAX bytes, no '/', not "." or

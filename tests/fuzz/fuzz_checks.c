@@ -46,6 +46,10 @@ bool fuzz_text_is_clean(const char *s, size_t size)
 		for (size_t k = 1; k < n; k++)
 			if ((p[i + k] & 0xC0) != 0x80)
 				return false;
+		/* RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF. */
+		if ((c == 0xE0 && p[i + 1] < 0xA0) || (c == 0xED && p[i + 1] > 0x9F) ||
+		    (c == 0xF0 && p[i + 1] < 0x90) || (c == 0xF4 && p[i + 1] > 0x8F))
+			return false;
 		i += n;
 	}
 	return true;
