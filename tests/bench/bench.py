@@ -35,6 +35,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
@@ -229,7 +230,6 @@ def tmpfs_dir(base):
 
 
 def _shm_tempdir():
-    import tempfile
     path = tempfile.mkdtemp(prefix="jobsfs-bench-", dir="/dev/shm")
     harness.on_exit(lambda: shutil.rmtree(path, ignore_errors=True))
     return path
