@@ -1419,7 +1419,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	return handle_api(s, conn, method, rq);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* fmt comes from libmicrohttpd: the attribute lets clang check the forwarding. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt,
+							   va_list ap)
 {
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
