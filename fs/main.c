@@ -53,7 +53,9 @@ static void fuse_line_emit(enum fuse_log_level level, char *line)
 	jfs_log_at(l, __FILE__, __LINE__, __func__, "%s", line);
 }
 
-static void fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
+/* fmt comes from libfuse: the attribute lets the compiler check the forwarding. */
+__attribute__((format(printf, 2, 0))) static void
+fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	char line[sizeof(fuse_line)];
 	bool whole = false;

@@ -5,7 +5,7 @@ JOBSFS_PACKAGES=(
 	libfuse3-dev fuse3
 	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev
 	check libsubunit-dev
-	curl jq openssl python3 clang
+	curl jq openssl python3 clang groff-base man-db util-linux
 )
 
 jobsfs_install_deps() {
