@@ -146,13 +146,17 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 	return 0;
 }
 
-/* Without an open handle (no-opendir mode), the directory as it is now. */
-static int dir_now(struct jfs_mount *m, fuse_ino_t ino, struct dir_handle *dh)
+/* Without an open handle (no-opendir mode), the directory as offset off sees it:
+ * offset 0 starts a read and takes the listing as it is now (fetched when stale);
+ * a later offset continues on the snapshot that offset 0 served, never fetching, so
+ * a listing read in many calls is one snapshot however long the reading takes. */
+static int dir_now(struct jfs_mount *m, fuse_ino_t ino, off_t off, struct dir_handle *dh)
 {
 	struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
 	if (!in)
 		return -ESTALE;
-	int rc = jfs_place_resolve(m, in, &dh->p);
+	int rc = off > 0 ? jfs_place_resolve_held(m, in, &dh->p)
+			 : jfs_place_resolve(m, in, &dh->p);
 	if (rc == 0 && !dh->p.listing && !dh->p.node->is_dir) {
 		jfs_place_release(&dh->p);
 		rc = -ENOTDIR;
@@ -169,7 +173,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t pos = 0;
 
 	if (!dh) {
-		int rc = dir_now(m, ino, &now);
+		int rc = dir_now(m, ino, off, &now);
 		if (rc != 0) {
 			fuse_reply_err(req, -rc);
 			return;

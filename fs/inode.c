@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include "jobsfs/query.h"
+#include "jobsfs/store.h"
 
 struct jfs_inodes {
-	/* Guards both maps, next_ino, and every inode's nlookup, refs and chain links. */
+	/* Guards both maps, next_ino, and every inode's listing, nlookup, refs and chain
+	 * links. */
 	pthread_mutex_t lock;
 	struct jfs_inode **by_ino;  /* ino -> inode */
 	struct jfs_inode **by_name; /* (parent ino, name) -> inode */
@@ -20,6 +22,7 @@ struct jfs_inodes {
 	size_t count;
 	fuse_ino_t next_ino;	    /* numbers are never reused within a mount */
 	struct jfs_inode *root;
+	struct jfs_inode *dirs;	    /* inodes holding a listing, by dir_next */
 };
 
 static uint64_t mix64(uint64_t x)
@@ -57,6 +60,12 @@ static void insert_locked(struct jfs_inodes *t, struct jfs_inode *in)
 static void remove_locked(struct jfs_inodes *t, struct jfs_inode *in)
 {
 	size_t mask = t->nbuckets - 1;
+	if (in->listing)
+		for (struct jfs_inode **p = &t->dirs; *p; p = &(*p)->dir_next)
+			if (*p == in) {
+				*p = in->dir_next;
+				break;
+			}
 	for (struct jfs_inode **p = &t->by_ino[mix64(in->ino) & mask]; *p; p = &(*p)->ino_next)
 		if (*p == in) {
 			*p = in->ino_next;
@@ -104,6 +113,7 @@ static void grow_locked(struct jfs_inodes *t)
 
 static void inode_free(struct jfs_inode *in)
 {
+	jfs_listing_unref(in->listing);
 	jfs_query_free(in->query);
 	free(in->name);
 	free(in->uuid);
@@ -259,6 +269,61 @@ int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *
 	return 0;
 }
 
+struct jfs_listing *jfs_inodes_listing(struct jfs_inodes *t, struct jfs_inode *in)
+{
+	pthread_mutex_lock(&t->lock);
+	struct jfs_listing *l = jfs_listing_ref(in->listing);
+	pthread_mutex_unlock(&t->lock);
+	return l;
+}
+
+void jfs_inodes_set_listing(struct jfs_inodes *t, struct jfs_inode *in,
+			    struct jfs_listing *l)
+{
+	struct jfs_listing *old = NULL;
+	pthread_mutex_lock(&t->lock);
+	if (in->listing != l && (!in->listing || l->fetched_ms >= in->listing->fetched_ms)) {
+		old = in->listing;
+		if (!old) {
+			in->dir_next = t->dirs;
+			t->dirs = in;
+		}
+		in->listing = jfs_listing_ref(l);
+		in->listing_told = false;
+	}
+	pthread_mutex_unlock(&t->lock);
+	jfs_listing_unref(old); /* may free a whole listing: outside the lock */
+}
+
+long jfs_inodes_stale_dirs(struct jfs_inodes *t, struct jfs_store *s, fuse_ino_t **out)
+{
+	size_t n = 0, cap = 0;
+	fuse_ino_t *inos = NULL;
+
+	*out = NULL;
+	pthread_mutex_lock(&t->lock);
+	for (struct jfs_inode *in = t->dirs; in; in = in->dir_next) {
+		if (in->listing_told || jfs_store_listing_life(s, in->listing) > 0)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			fuse_ino_t *r = realloc(inos, nc * sizeof(*r));
+			if (!r) {
+				pthread_mutex_unlock(&t->lock);
+				free(inos);
+				return -ENOMEM;
+			}
+			inos = r;
+			cap = nc;
+		}
+		inos[n++] = in->ino;
+		in->listing_told = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	*out = inos;
+	return (long)n;
+}
+
 void jfs_inodes_forget(struct jfs_inodes *t, fuse_ino_t ino, uint64_t n)
 {
 	pthread_mutex_lock(&t->lock);
@@ -307,6 +372,7 @@ long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 			if (!refs[n].name)
 				goto nomem;
 			refs[n].parent = in->parent->ino;
+			refs[n].listed = in->kind == JFS_INODE_JOB;
 			refs[n].ino = in->ino;
 			n++;
 		}

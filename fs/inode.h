@@ -13,10 +13,13 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+struct jfs_listing;
 struct jfs_query;
+struct jfs_store;
 
 enum jfs_inode_kind {
 	JFS_INODE_ROOT,
@@ -37,6 +40,10 @@ struct jfs_inode {
 	char *path;		  /* NODE: path within the job ("svm/name"); JOB: "" */
 
 	/* Guarded by the table's lock. */
+	struct jfs_listing *listing; /* ROOT, VIEW: the newest listing served for it (a
+				      * reference; see jfs_inodes_listing) */
+	bool listing_told;	  /* the kernel was told that listing went stale */
+	struct jfs_inode *dir_next; /* the table's list of inodes holding a listing */
 	uint64_t nlookup;	  /* the kernel's lookup count */
 	unsigned refs;		  /* children holding this inode as parent */
 	struct jfs_inode *ino_next, *name_next; /* hash chains */
@@ -59,6 +66,22 @@ int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *
 		    enum jfs_inode_kind kind, const char *uuid, struct jfs_query *query,
 		    struct jfs_inode **out);
 
+/* The newest listing a ROOT or VIEW inode was served from (a reference, NULL when
+ * none): what a readdir past offset 0 continues on, and what getattr answers from,
+ * even once stale. */
+struct jfs_listing *jfs_inodes_listing(struct jfs_inodes *t, struct jfs_inode *in);
+
+/* Remember l (a reference is taken) as in's listing, unless in holds a newer one
+ * (a later fetch start): a slow answer never replaces a newer one. */
+void jfs_inodes_set_listing(struct jfs_inodes *t, struct jfs_inode *in,
+			    struct jfs_listing *l);
+
+/* The ROOT and VIEW inodes whose listing went stale since the last call, each once
+ * per listing: the kernel keeps a directory's listing (FOPEN_CACHE_DIR) until its
+ * mtime moves, so it must be told to drop it for the next readdir to ask (and
+ * refresh). *out is malloc'd. Returns the count, or -ENOMEM. */
+long jfs_inodes_stale_dirs(struct jfs_inodes *t, struct jfs_store *s, fuse_ino_t **out);
+
 /* The kernel forgets n lookups; the inode (and parents nobody needs) go at zero. */
 void jfs_inodes_forget(struct jfs_inodes *t, fuse_ino_t ino, uint64_t n);
 
@@ -67,6 +90,8 @@ struct jfs_inode_ref {
 	fuse_ino_t parent;
 	fuse_ino_t ino;
 	char *name;
+	bool listed; /* ino is a job directory, so parent is the root or a view, whose
+		      * listing (the kernel may cache it) holds the job */
 };
 
 /* Every inode of the jobs with these uuids (their directories in every view, and the

@@ -42,7 +42,38 @@ static void invalidate_jobs(struct jfs_mount *m, char **uuids, size_t n)
 		if (rc != 0 && rc != -ENOENT)
 			jfs_debug("inval_entry %s: %s", refs[i].name, strerror(-rc));
 	}
+	/* The directories listing these jobs: the kernel keeps a listing it read
+	 * (FOPEN_CACHE_DIR) until the directory's mtime moves, and would go on showing
+	 * a job that is gone (`ls -l` then fails on its name). Each once: there are few. */
+	for (long i = 0; i < nrefs; i++) {
+		if (!refs[i].listed)
+			continue;
+		bool seen = false;
+		for (long j = 0; j < i && !seen; j++)
+			seen = refs[j].listed && refs[j].parent == refs[i].parent;
+		if (seen)
+			continue;
+		int rc = fuse_lowlevel_notify_inval_inode(m->se, refs[i].parent, 0, 0);
+		if (rc != 0 && rc != -ENOENT)
+			jfs_debug("inval_inode %lu: %s", (unsigned long)refs[i].parent,
+				  strerror(-rc));
+	}
 	jfs_inode_refs_free(refs, (size_t)nrefs);
+}
+
+/* Take back the listings the kernel keeps of directories whose listing went stale:
+ * their next readdir then starts at offset 0, which refreshes (so a new job shows
+ * within ttl and a period of the keeper). */
+static void invalidate_stale_dirs(struct jfs_mount *m)
+{
+	fuse_ino_t *inos;
+	long n = jfs_inodes_stale_dirs(m->inodes, m->store, &inos);
+	for (long i = 0; i < n; i++) {
+		int rc = fuse_lowlevel_notify_inval_inode(m->se, inos[i], 0, 0);
+		if (rc != 0 && rc != -ENOENT)
+			jfs_debug("inval_inode %lu: %s", (unsigned long)inos[i], strerror(-rc));
+	}
+	free(inos);
 }
 
 static struct timespec after_ms(long ms)
@@ -93,6 +124,8 @@ static void *keeper_main(void *arg)
 			}
 			jfs_store_uuids_free(uuids, n);
 		}
+		if (sweep)
+			invalidate_stale_dirs(m);
 		pthread_mutex_lock(&m->keeper_lock);
 	}
 	pthread_mutex_unlock(&m->keeper_lock);

@@ -28,8 +28,7 @@ static void reply_entry(fuse_req_t req, struct jfs_mount *m, const struct jfs_pl
 	memset(&ep, 0, sizeof(ep));
 	ep.ino = p->in->ino;
 	ep.generation = 1;
-	jfs_place_attr(m, p, &ep.attr);
-	ep.attr_timeout = p->life;
+	ep.attr_timeout = jfs_place_attr(m, p, &ep.attr);
 	ep.entry_timeout = entry_timeout;
 	if (fuse_reply_entry(req, &ep) != 0) /* the kernel never got it: no lookup */
 		jfs_inodes_forget(m->inodes, p->in->ino, 1);
@@ -66,6 +65,7 @@ static void lookup_view(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	jfs_inodes_set_listing(m->inodes, p.in, p.listing);
 	p.life = jfs_store_listing_life(m->store, p.listing);
 	reply_entry(req, m, &p, m->ttl);
 	jfs_place_release(&p);
@@ -211,13 +211,15 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	int rc = jfs_place_resolve(m, in, &p);
+	/* A directory answers from the listing it last served, even stale: fetching
+	 * here would make a walk of every page out of each stat of the root. */
+	int rc = jfs_place_resolve_held(m, in, &p);
 	if (rc != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	jfs_place_attr(m, &p, &st);
-	fuse_reply_attr(req, &st, p.life);
+	double timeout = jfs_place_attr(m, &p, &st);
+	fuse_reply_attr(req, &st, timeout);
 	jfs_place_release(&p);
 }
 

@@ -84,8 +84,10 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 	case JFS_INODE_ROOT:
 	case JFS_INODE_VIEW:
 		rc = jfs_store_listing(m->store, in->query, &p->listing, &e);
-		if (rc == 0)
+		if (rc == 0) {
+			jfs_inodes_set_listing(m->inodes, in, p->listing);
 			p->life = jfs_store_listing_life(m->store, p->listing);
+		}
 		break;
 	case JFS_INODE_JOB:
 	case JFS_INODE_NODE:
@@ -106,6 +108,21 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 		jfs_place_release(p);
 	}
 	return rc;
+}
+
+int jfs_place_resolve_held(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p)
+{
+	if (in->kind == JFS_INODE_ROOT || in->kind == JFS_INODE_VIEW) {
+		struct jfs_listing *l = jfs_inodes_listing(m->inodes, in);
+		if (l) {
+			memset(p, 0, sizeof(*p));
+			p->in = in;
+			p->listing = l;
+			p->life = jfs_store_listing_life(m->store, l);
+			return 0;
+		}
+	}
+	return jfs_place_resolve(m, in, p);
 }
 
 /* ---- attributes ------------------------------------------------------------------- */
@@ -148,28 +165,57 @@ void jfs_node_attr_fill(struct jfs_mount *m, fuse_ino_t ino, const struct jfs_jo
 	st->st_mtim = st->st_ctim = st->st_atim = ts_ms(jfs_job_mtime(job) * 1000);
 }
 
-static size_t alive_jobs(struct jfs_mount *m, const struct jfs_listing *l)
+/* What a listing's directory shows now: its jobs not yet expired, the last moment
+ * its names changed (an expiry changes them too), and the next moment one of its
+ * jobs will expire. */
+struct listing_now {
+	size_t alive;
+	int64_t changed_ms;
+	int64_t next_expiry_ms; /* INT64_MAX: none */
+};
+
+static void listing_now(struct jfs_mount *m, const struct jfs_listing *l,
+			struct listing_now *ln)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < l->n; i++)
-		n += !jfs_store_job_expired(m->store, l->jobs[i], l->fetched_ms);
-	return n;
+	int64_t now = jfs_store_now_ms(m->store);
+	ln->alive = 0;
+	ln->changed_ms = l->changed_ms;
+	ln->next_expiry_ms = INT64_MAX;
+	for (size_t i = 0; i < l->n; i++) {
+		int64_t at = jfs_store_job_expires_ms(m->store, l->jobs[i], l->fetched_ms);
+		if (at > now) {
+			ln->alive++;
+			if (at < ln->next_expiry_ms)
+				ln->next_expiry_ms = at;
+		} else if (at > ln->changed_ms) {
+			ln->changed_ms = at;
+		}
+	}
 }
 
-void jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st)
+double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st)
 {
-	if (p->listing) {
-		memset(st, 0, sizeof(*st));
-		st->st_ino = p->in->ino;
-		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2 + alive_jobs(m, p->listing);
-		st->st_uid = m->uid;
-		st->st_gid = m->gid;
-		st->st_blksize = 4096;
-		st->st_mtim = st->st_ctim = st->st_atim = ts_ms(p->listing->changed_ms);
-	} else {
+	if (!p->listing) {
 		jfs_node_attr_fill(m, p->in->ino, p->job, p->node, st);
+		return p->life;
 	}
+	struct listing_now ln;
+	listing_now(m, p->listing, &ln);
+	memset(st, 0, sizeof(*st));
+	st->st_ino = p->in->ino;
+	st->st_mode = S_IFDIR | 0555;
+	st->st_nlink = 2 + ln.alive;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_blksize = 4096;
+	st->st_mtim = st->st_ctim = st->st_atim = ts_ms(ln.changed_ms);
+	double life = p->life;
+	if (ln.next_expiry_ms != INT64_MAX) {
+		double until = (double)(ln.next_expiry_ms - jfs_store_now_ms(m->store)) / 1000.0;
+		if (until < life)
+			life = until > 0 ? until : 0;
+	}
+	return life;
 }
 
 /* How long the kernel may keep the name of a job in a view: a finished job stays in

@@ -24,8 +24,16 @@ struct jfs_place {
 	double life;		     /* seconds the kernel may keep the attributes */
 };
 
-/* Resolve inode in: 0, or negative errno (logged once, ENOENT at debug level). */
+/* Resolve inode in: 0, or negative errno (logged once, ENOENT at debug level). A ROOT
+ * or VIEW gets the store's listing (fetched when stale), remembered on the inode. */
 int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p);
+
+/* Resolve a ROOT or VIEW inode to the listing it last served, even stale, without
+ * asking the store; only an inode that has none yet resolves as jfs_place_resolve
+ * does. For what must not cost a walk of every page: a readdir past offset 0 (it
+ * continues the snapshot offset 0 began) and getattr (nlink and mtime may lag by one
+ * ttl). */
+int jfs_place_resolve_held(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p);
 void jfs_place_release(struct jfs_place *p);
 
 /* Log an error about to reach a user, with the path asked for (in, then child). */
@@ -36,10 +44,13 @@ void jfs_place_log_failure(const struct jfs_inode *in, const char *child, int rc
 bool jfs_view_has_fields(const struct jfs_inode *view);
 bool jfs_view_has_cap(const struct jfs_inode *view);
 
-/* Attributes of a node of job (inode number ino), and of a resolved place. */
+/* Attributes of a node of job (inode number ino), and of a resolved place; the
+ * latter returns the seconds the kernel may keep them: p->life, and for a listing no
+ * longer than until the next of its jobs expires (its mtime moves then, so that the
+ * kernel drops the listing it keeps). */
 void jfs_node_attr_fill(struct jfs_mount *m, fuse_ino_t ino, const struct jfs_job *job,
 			const struct jfs_node *node, struct stat *st);
-void jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st);
+double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st);
 
 /* How long the kernel may keep the name of a job in view, given the job's life. */
 double jfs_job_entry_timeout(struct jfs_mount *m, const struct jfs_inode *view, double life);

@@ -126,6 +126,8 @@ struct job_entry {
 	struct hnode h;			/* key: the uuid */
 	struct jfs_job *job;		/* one reference; NULL: negative or not yet known */
 	int64_t fetched_ms;		/* cluster time the fetch of job started */
+	int64_t ready_ms;		/* cluster time that fetch completed: an active
+					 * job is fresh for ttl from here */
 	int64_t negative_until_ms;	/* job == NULL: -ENOENT until then; 0: not negative */
 	uint64_t data_seq;		/* sequence number of the fetch the data came from */
 	struct inflight *inflight;	/* a GET in progress, or NULL */
@@ -192,6 +194,23 @@ int64_t jfs_store_now_ms(struct jfs_store *s)
 	return s->clock(s->clock_arg);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The cluster time a fetch started, from the time it completed (done_ms) and when it
+ * started by the monotonic clock (mono_start_ms). Not the cluster time read at the
+ * start: the first fetch is what teaches the default clock the cluster's skew, so a
+ * start read before it would be off by that skew (600 s for a cluster 10 minutes
+ * behind, and every finished job would look seen after its expiry). */
+static int64_t fetch_start_ms(int64_t done_ms, int64_t mono_start_ms)
+{
+	return done_ms - (mono_ms() - mono_start_ms);
+}
+
 /* ---- listings as values -------------------------------------------------------- */
 
 static int cmp_job_name(const void *a, const void *b)
@@ -220,13 +239,14 @@ void jfs_listing_unref(struct jfs_listing *l)
 
 /* A listing holding its own reference to each job of list. NULL on ENOMEM. */
 static struct jfs_listing *listing_new(const struct jfs_job_list *list, int64_t fetched_ms,
-				       bool full)
+				       int64_t ready_ms, bool full)
 {
 	struct jfs_listing *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
 	l->refs = 1;
 	l->fetched_ms = fetched_ms;
+	l->ready_ms = ready_ms;
 	l->changed_ms = fetched_ms;
 	l->full_records = full;
 	if (list->n > 0) {
@@ -438,9 +458,10 @@ static bool job_expired_at(const struct jfs_store *s, const struct jfs_job *job,
 }
 
 /* Store job (a new reference is taken) as fetched by the fetch seq that started at
- * fetched_ms, unless the entry holds the answer of a later fetch. */
+ * fetched_ms and completed at ready_ms, unless the entry holds the answer of a later
+ * fetch. */
 static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs_job *job,
-			   uint64_t seq, int64_t fetched_ms)
+			   uint64_t seq, int64_t fetched_ms, int64_t ready_ms)
 {
 	if (seq <= je->data_seq) {
 		s->ctr.stale_drops++;
@@ -452,6 +473,7 @@ static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs
 	je->job = jfs_job_ref(job);
 	s->mem += job->mem;
 	je->fetched_ms = fetched_ms;
+	je->ready_ms = ready_ms;
 	je->negative_until_ms = 0;
 	je->data_seq = seq;
 	lru_touch(s, je);
@@ -497,7 +519,7 @@ static enum verdict job_entry_check(const struct jfs_store *s, const struct job_
 	if (je->job) {
 		if (job_scheduled(s, je->job, je->fetched_ms))
 			return now >= expiry_at_ms(s, je->job) ? GONE : HIT;
-		return now - je->fetched_ms < s->ttl_ms ? HIT : MISS;
+		return now - je->ready_ms < s->ttl_ms ? HIT : MISS;
 	}
 	if (je->negative_until_ms && now < je->negative_until_ms)
 		return GONE;
@@ -580,10 +602,12 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 
 		struct jfs_job *job = NULL;
 		struct jfs_error fe;
+		int64_t mono_start = mono_ms();
 		jfs_error_clear(&fe);
 		int rc = jfs_client_get(s->client, uuid, &job, &fe);
 		int64_t done = jfs_store_now_ms(s);
-		if (rc == 0 && job_expired_at(s, job, now, done)) {
+		int64_t start = fetch_start_ms(done, mono_start);
+		if (rc == 0 && job_expired_at(s, job, start, done)) {
 			jfs_job_unref(job);
 			job = NULL;
 			rc = gone(&fe, uuid);
@@ -591,7 +615,7 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 
 		pthread_mutex_lock(&s->lock);
 		if (rc == 0)
-			set_job_locked(s, je, job, seq, now);
+			set_job_locked(s, je, job, seq, start, done);
 		else if (rc == -ENOENT)
 			set_negative_locked(s, je, seq, done);
 		jfs_job_unref(job);
@@ -619,6 +643,12 @@ bool jfs_store_job_expired(struct jfs_store *s, const struct jfs_job *job, int64
 	return job_expired_at(s, job, seen_ms, jfs_store_now_ms(s));
 }
 
+int64_t jfs_store_job_expires_ms(struct jfs_store *s, const struct jfs_job *job,
+				 int64_t seen_ms)
+{
+	return job_scheduled(s, job, seen_ms) ? expiry_at_ms(s, job) : INT64_MAX;
+}
+
 double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job)
 {
 	int64_t now = jfs_store_now_ms(s);
@@ -630,7 +660,7 @@ double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job)
 		pthread_mutex_lock(&s->lock);
 		struct job_entry *je = job_entry_get_locked(s, job->uuid, false);
 		if (je && je->job == job)
-			left = je->fetched_ms + s->ttl_ms - now;
+			left = je->ready_ms + s->ttl_ms - now;
 		pthread_mutex_unlock(&s->lock);
 	}
 	return left > 0 ? (double)left / 1000.0 : 0.0;
@@ -682,7 +712,7 @@ static void fill_jobs_locked(struct jfs_store *s, const struct jfs_listing *l, u
 	for (size_t i = 0; i < l->n; i++) {
 		struct job_entry *je = job_entry_get_locked(s, l->jobs[i]->uuid, true);
 		if (je)
-			set_job_locked(s, je, l->jobs[i], seq, l->fetched_ms);
+			set_job_locked(s, je, l->jobs[i], seq, l->fetched_ms, l->ready_ms);
 	}
 	evict_locked(s);
 }
@@ -743,7 +773,7 @@ static void drop_deleted_locked(struct jfs_store *s, struct listing_entry *le,
 
 double jfs_store_listing_life(struct jfs_store *s, const struct jfs_listing *l)
 {
-	int64_t left = l->fetched_ms + s->ttl_ms - jfs_store_now_ms(s);
+	int64_t left = l->ready_ms + s->ttl_ms - jfs_store_now_ms(s);
 	return left > 0 ? (double)left / 1000.0 : 0.0;
 }
 
@@ -764,7 +794,7 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		return jfs_error_set(e, ENOMEM, "out of memory caching a listing");
 	}
 	le->used_ms = now;
-	if (le->listing && now - le->listing->fetched_ms < s->ttl_ms) {
+	if (le->listing && now - le->listing->ready_ms < s->ttl_ms) {
 		s->ctr.list_hits++;
 		*out = jfs_listing_ref(le->listing);
 		pthread_mutex_unlock(&s->lock);
@@ -791,10 +821,12 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		struct jfs_error fe;
 		struct jfs_listing *l = NULL;
 		bool full = !q || !jfs_query_get(q, JFS_QUERY_FIELDS);
+		int64_t mono_start = mono_ms();
 		jfs_error_clear(&fe);
 		int rc = jfs_client_list(s->client, q, &list, &fe);
+		int64_t done = jfs_store_now_ms(s);
 		if (rc == 0) {
-			l = listing_new(&list, now, full);
+			l = listing_new(&list, fetch_start_ms(done, mono_start), done, full);
 			if (!l)
 				rc = jfs_error_set(&fe, ENOMEM, "out of memory holding a listing");
 		}
@@ -810,7 +842,7 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 				le->names = names;
 				le->changed_ms = l->changed_ms;
 				if (full && jfs_query_count_or_zero(q) == 0)
-					drop_deleted_locked(s, le, l, seq, now);
+					drop_deleted_locked(s, le, l, seq, done);
 				jfs_listing_unref(le->listing);
 				le->listing = jfs_listing_ref(l);
 				le->data_seq = seq;
@@ -870,7 +902,7 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 				h = next;
 				continue;
 			}
-			if (le->listing && now - le->listing->fetched_ms >= s->ttl_ms) {
+			if (le->listing && now - le->listing->ready_ms >= s->ttl_ms) {
 				jfs_listing_unref(le->listing);
 				le->listing = NULL;
 			} else if (!le->listing && now - le->used_ms >= LISTING_ENTRY_IDLE_MS) {
@@ -894,9 +926,11 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 					job_entry_free_locked(s, je);
 				}
 			} else if (je->job) {
-				/* Stale active jobs are fetched again on use anyway. */
-				if (now - je->fetched_ms >= s->ttl_ms)
-					job_entry_free_locked(s, je);
+				/* A stale active job stays (the memory cap bounds it): the
+				 * next fetch compares with it, and a change is what tells
+				 * the kernel to drop the pages it keeps, which it would
+				 * not do by itself when size and mtime stay the same
+				 * ("running" and "success" are both 8 bytes). */
 			} else if (now >= je->negative_until_ms) {
 				job_entry_free_locked(s, je);
 			}

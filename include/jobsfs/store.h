@@ -6,7 +6,8 @@
  *    job cache, so reading every job of a listing costs one request per page.
  *  - Jobs by uuid. A finished job (success/failure) is valid until end_time + expiry
  *    on the cluster's clock and is gone (-ENOENT) after that, whatever a listing still
- *    holds; an active job is fresh within ttl, then fetched again. A uuid the cache
+ *    holds; an active job is fresh within ttl (counted, like a listing's, from when
+ *    the fetch that brought it completed), then fetched again. A uuid the cache
  *    does not hold is fetched by GET; -ENOENT answers are cached briefly.
  *  - Concurrent misses on one key share one request; a slow answer never replaces
  *    the answer of a request that started after it.
@@ -53,7 +54,11 @@ struct jfs_listing {
 	struct jfs_job **jobs;	  /* n jobs in the cluster's order (one reference each) */
 	struct jfs_job **by_name; /* the same n jobs sorted by name (no extra reference) */
 	size_t n;
-	int64_t fetched_ms;	  /* cluster time the fetch started */
+	int64_t fetched_ms;	  /* cluster time the fetch started (what the cluster
+				   * held then: expiry decisions go by this) */
+	int64_t ready_ms;	  /* cluster time the fetch completed: the listing is
+				   * fresh for ttl from here, so a walk longer than ttl
+				   * is not stale on arrival */
 	int64_t changed_ms;	  /* fetched_ms of the first listing of this view with
 				   * the same names (a directory's mtime moves only when
 				   * entries come or go) */
@@ -86,8 +91,8 @@ void jfs_store_free(struct jfs_store *s);
 /* The cluster's now, in ms, by the store's clock. */
 int64_t jfs_store_now_ms(struct jfs_store *s);
 
-/* The listing of view q (NULL or empty: every job), fetched when absent or older than
- * ttl. *out gets a reference (release with jfs_listing_unref). Returns 0 or negative
+/* The listing of view q (NULL or empty: every job), fetched when absent or when ttl
+ * has passed since its fetch completed. *out gets a reference (release with jfs_listing_unref). Returns 0 or negative
  * errno with e filled (e.g. -EINVAL for a query the cluster rejected). */
 int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		      struct jfs_listing **out, struct jfs_error *e);
@@ -113,6 +118,12 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
  * came in) before that moment: a job the cluster still served after its expiry is
  * kept, and handled like an active one (fresh for ttl after each fetch). */
 bool jfs_store_job_expired(struct jfs_store *s, const struct jfs_job *job, int64_t seen_ms);
+
+/* The cluster time (ms) at which job, seen at seen_ms, expires as
+ * jfs_store_job_expired tells it; INT64_MAX for a job that does not (active, or kept
+ * by the cluster past its expiry). */
+int64_t jfs_store_job_expires_ms(struct jfs_store *s, const struct jfs_job *job,
+				 int64_t seen_ms);
 
 /* Seconds what is known of job may be kept (by the kernel): a finished job until its
  * expiry; an active job (or a finished one the cluster keeps past its expiry) what

@@ -260,6 +260,60 @@ START_TEST(within_ttl_no_request)
 }
 END_TEST
 
+/* A walk that takes longer than ttl (every page slow) is fresh on arrival: freshness
+ * counts from when the fetch completed, so the next question costs nothing. Counted
+ * from its start, the listing would be stale at once and every question would walk
+ * every page again (the 100,000-job livelock of `ls -l`). */
+START_TEST(slow_walk_is_fresh_on_arrival)
+{
+	struct fixture f;
+	open_store(&f, 0);
+	struct json_object *all = sim_json("GET", "/_sim/jobs", NULL, 200);
+	size_t n = json_object_array_length(json_object_object_get(all, "records"));
+	json_object_put(all);
+	long pages = (long)((n + PAGE - 1) / PAGE);
+	ck_assert_int_ge(pages, 3);
+	/* Each page ~ttl/2, so the walk takes pages * ttl/2 > ttl. */
+	char fault[64];
+	snprintf(fault, sizeof(fault), "latency=%d", (int)(TTL * 1000 / 2));
+	ck_assert_int_eq(sim_request(&sim, "POST", "/_sim/faults", fault, NULL), 200);
+	sim_reset_counters();
+
+	int64_t start = test_clock(NULL);
+	struct jfs_listing *a = list_ok(&f, NULL);
+	int64_t took = test_clock(NULL) - start;
+	ck_assert_int_gt(took, (int64_t)(TTL * 1000));
+	ck_assert_int_eq(sim_count(GET_LIST), pages);
+	ck_assert_int_ge(a->ready_ms - a->fetched_ms, (int64_t)(TTL * 1000));
+
+	/* Right after: the same snapshot, no request, most of ttl left. */
+	ck_assert_double_gt(jfs_store_listing_life(f.store, a), TTL / 2);
+	struct jfs_listing *b = list_ok(&f, NULL);
+	ck_assert_ptr_eq(a, b);
+	/* The jobs it brought, active ones included, are as fresh as it is. */
+	for (size_t i = 0; i < a->n; i++) {
+		struct jfs_job *job = job_ok(&f, a->jobs[i]->uuid);
+		ck_assert_ptr_eq(job, a->jobs[i]);
+		if (!jfs_job_is_terminal(job))
+			ck_assert_double_gt(jfs_store_job_life(f.store, job), 0.0);
+		jfs_job_unref(job);
+	}
+	ck_assert_int_eq(sim_count(GET_LIST), pages);
+	ck_assert_int_eq(sim_count(GET_ONE), 0);
+
+	/* And stale once ttl has passed since it arrived: fetched again. */
+	ck_assert_int_eq(sim_request(&sim, "DELETE", "/_sim/faults", NULL, NULL), 204);
+	advance_ms((int64_t)(TTL * 1000));
+	struct jfs_listing *c = list_ok(&f, NULL);
+	ck_assert_ptr_ne(c, a);
+	ck_assert_int_eq(sim_count(GET_LIST), 2 * pages);
+	jfs_listing_unref(a);
+	jfs_listing_unref(b);
+	jfs_listing_unref(c);
+	close_store(&f);
+}
+END_TEST
+
 START_TEST(finished_job_needs_no_refresh)
 {
 	struct fixture f;
@@ -760,6 +814,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, sim_setup, sim_teardown);
 	tcase_add_test(tc, listing_costs_one_request_per_page);
 	tcase_add_test(tc, within_ttl_no_request);
+	tcase_add_test(tc, slow_walk_is_fresh_on_arrival);
 	tcase_add_test(tc, finished_job_needs_no_refresh);
 	tcase_add_test(tc, active_job_refreshed_once_after_ttl);
 	tcase_add_test(tc, sixteen_threads_one_request);
