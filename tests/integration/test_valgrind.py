@@ -51,6 +51,11 @@ def main():
     valgrind = shutil.which("valgrind")
     if not valgrind:
         harness.skip("valgrind is not installed")
+    with open(jobsfs, "rb") as f:
+        image = f.read()
+    for runtime in (b"__asan_init", b"__tsan_init", b"__msan_init"):
+        if runtime in image:  # a sanitizer's runtime and valgrind cannot share a process
+            harness.skip("jobsfs is built with a sanitizer (%s)" % runtime.decode())
     t0 = time.monotonic()
     tmp = harness.tempdir("jobsfs-valgrind-")
     mp = os.path.join(tmp, "mnt")
