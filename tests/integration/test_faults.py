@@ -20,7 +20,6 @@ Exit status: 0 all passed (notes on odd but accepted behaviour are printed at th
 """
 
 import errno
-import json
 import os
 import signal
 import socket
@@ -41,11 +40,15 @@ OPTIONS = ["ttl=%d" % TTL, "timeout=%d" % TIMEOUT, "page_size=%d" % PAGE]
 # One request's worst case, from src/http.c as fs/main.c configures a mounted jobsfs
 # (the defaults): 1 + DEFAULT_MAX_RETRIES (4) attempts of at most `timeout` each, and
 # jittered back-off of at most 100 + 200 + 400 + 800 ms between them (the 30 s retry
-# budget is never the limit with timeout=2). A call makes one failing request (jobsfs
-# stops at the first failure), plus 3 s for scheduling and slow sanitizer builds.
+# budget, DEFAULT_RETRY_BUDGET_MS, is never the limit with timeout=2).
 MAX_RETRIES = 4
+RETRY_BUDGET = 30.0
 BACKOFF_MS = sum(100 << k for k in range(MAX_RETRIES))
-CALL_BOUND = TIMEOUT * (MAX_RETRIES + 1) + BACKOFF_MS / 1000.0 + 3.0
+REQUEST_BOUND = TIMEOUT * (MAX_RETRIES + 1) + BACKOFF_MS / 1000.0 + 1.0
+# Issue 6's limit on one call: the timeout plus the retry budget (+1 s of scheduling).
+# A call may make two requests in a row: for one open() the kernel sends a
+# revalidating FUSE_LOOKUP and, when it fails, a fresh one (see the notes printed).
+CALL_BOUND = TIMEOUT + RETRY_BUDGET + 1.0
 # How long to wait for cached data to be stale: jobsfs's ttl runs from the end of a
 # walk, and the kernel's entry and attribute timeouts (also ttl) from its own replies,
 # so a listing can be served up to a few hundred ms past ttl (measured: about 1.3 s
@@ -80,14 +83,15 @@ NOTES = set()  # behaviours worth a line in the summary, not failures
 class Session:
     """One sim (the fixture's 41 jobs, plus jobs made here) and one jobsfs -f over it."""
 
-    def __init__(self, jobsfs, sim_path, tmp, name, sim_args=(), env=None):
+    def __init__(self, jobsfs, sim_path, tmp, name, sim_args=(), options=(), env=None):
         self.jobsfs, self.sim_path, self.env = jobsfs, sim_path, env
         self.sim_args = ["--fixture", FIXTURE, *sim_args]
         self.mp = os.path.join(tmp, name)
         os.mkdir(self.mp)
         self.sim = harness.Sim(sim_path, self.sim_args)
         self.url = self.sim.url
-        self.mount = harness.Mount(jobsfs, self.url, self.mp, OPTIONS, env=env)
+        self.mount = harness.Mount(jobsfs, self.url, self.mp, OPTIONS + list(options),
+                                   env=env)
         # The active job: a running one of the fixture (fixture jobs never change).
         self.active = next(r for r in self.sim.jobs() if r["state"] == "running")
         # A finished job ending now, so it is cached until now + expiry (300 s).
@@ -141,8 +145,13 @@ class Session:
         except OSError as e:
             result, err = None, e
         took = time.monotonic() - t0
-        assert took <= CALL_BOUND, "%s took %.1fs, bound %.1fs (timeout %ds + retries)" % (
-            what, took, CALL_BOUND, TIMEOUT)
+        assert took <= CALL_BOUND, "%s took %.1fs, bound %.1fs (timeout + retry budget)" % (
+            what, took, CALL_BOUND)
+        if took > REQUEST_BOUND:
+            NOTES.add("%s took %.1fs: more than one request's worst case (%.1fs), so it "
+                      "made two failing requests in a row (within the issue's bound of "
+                      "timeout + retry budget, %.0fs)" % (what, took, REQUEST_BOUND,
+                                                          CALL_BOUND))
         return result, err
 
     def warm(self):
@@ -505,7 +514,7 @@ def unauthorized_case(s):
     return failing_case(s, "status=401", (errno.EACCES,), ["401", "authoriz", "authentic"])
 
 
-def password_changed_case(s, tmp, server_pw):
+def password_changed_case(s, server_pw):
     """The cluster's password changes under the mount (the sim restarted on the same
     port with another password): EACCES; back with the old password: recovered."""
     def case():
@@ -589,8 +598,9 @@ def main():
     t0 = time.monotonic()
     tmp = harness.tempdir("jobsfs-faults-")
     runner = harness.Runner(case_timeout=120)
-    print("call bound: %.1fs (timeout %ds, %d retries, back-off <= %d ms)" % (
-        CALL_BOUND, TIMEOUT, MAX_RETRIES, BACKOFF_MS), flush=True)
+    print("bounds: one call %.0fs (timeout + retry budget); one request %.1fs (timeout %ds, "
+          "%d retries, back-off <= %d ms)" % (CALL_BOUND, REQUEST_BOUND, TIMEOUT,
+                                              MAX_RETRIES, BACKOFF_MS), flush=True)
 
     EIO, ETIMEDOUT = (errno.EIO,), (errno.ETIMEDOUT,)
     run_session(runner, "faults", lambda: Session(jobsfs, sim_path, tmp, "faults"),
@@ -623,17 +633,14 @@ def main():
     def auth_session():
         s = Session(jobsfs, sim_path, tmp, "auth",
                     ["--user", "admin", "--password-file", server_pw],
-                    env={"JOBSFS_PASSWORD": password})
+                    options=["user=admin"], env={"JOBSFS_PASSWORD": password})
         s.password = password
         return s
-    # The mount's options carry user=admin through the environment-less Session: add it.
-    OPTIONS.append("user=admin")
     run_session(runner, "auth", auth_session, lambda s: [
         ("foreign next link: nothing reaches the other origin", foreign_next_case(s, password)),
         ("401 while mounted (password changed): EACCES",
-         password_changed_case(s, tmp, server_pw)),
+         password_changed_case(s, server_pw)),
     ])
-    OPTIONS.remove("user=admin")
 
     for note in sorted(NOTES):
         print("note: " + note, flush=True)
