@@ -111,15 +111,17 @@ static void grow_locked(struct jfs_inodes *t)
 	t->nbuckets = nb;
 }
 
+/* The strings of an inode live in its own allocation (see inode_new). */
 static void inode_free(struct jfs_inode *in)
 {
 	jfs_listing_unref(in->listing);
 	jfs_query_free(in->query);
-	free(in->name);
-	free(in->uuid);
-	free(in->path);
 	free(in);
 }
+
+static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
+				   enum jfs_inode_kind kind, const char *uuid,
+				   struct jfs_query *query);
 
 int jfs_inodes_new(struct jfs_inodes **out)
 {
@@ -130,15 +132,10 @@ int jfs_inodes_new(struct jfs_inodes **out)
 	t->nbuckets = 1024;
 	t->by_ino = calloc(t->nbuckets, sizeof(*t->by_ino));
 	t->by_name = calloc(t->nbuckets, sizeof(*t->by_name));
-	t->root = calloc(1, sizeof(*t->root));
-	if (t->root)
-		t->root->name = strdup("");
-	if (!t->by_ino || !t->by_name || !t->root || !t->root->name ||
-	    pthread_mutex_init(&t->lock, NULL) != 0) {
+	t->root = inode_new(NULL, "", JFS_INODE_ROOT, NULL, NULL);
+	if (!t->by_ino || !t->by_name || !t->root || pthread_mutex_init(&t->lock, NULL) != 0) {
 		free(t->by_ino);
 		free(t->by_name);
-		if (t->root)
-			free(t->root->name);
 		free(t->root);
 		free(t);
 		return -ENOMEM;
@@ -184,53 +181,67 @@ struct jfs_inode *jfs_inodes_get(struct jfs_inodes *t, fuse_ino_t ino)
 	return in;
 }
 
-static char *child_path(const struct jfs_inode *parent, const char *name)
-{
-	char *p = NULL;
-	if (parent->kind == JFS_INODE_JOB)
-		return strdup(name);
-	if (asprintf(&p, "%s/%s", parent->path, name) < 0)
-		return NULL;
-	return p;
-}
-
-/* A new inode for (parent, name); NULL on ENOMEM. Takes query. */
+/* A new inode for (parent, name); NULL on ENOMEM (or a JOB without uuid). Takes
+ * query. One allocation: the strings follow the struct, and are shared where they
+ * can be: a node's path ends with its name (name points into it), a node uses its job
+ * directory's uuid (the job directory outlives it: it is an ancestor), and a job
+ * directory whose name is its uuid (the usual case) holds it once. A cold `find` over
+ * 100,000 jobs makes a million inodes, and the inode table was its largest userspace
+ * cost (tests/bench/RESULTS.md): four allocations each, now one. */
 static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 				   enum jfs_inode_kind kind, const char *uuid,
 				   struct jfs_query *query)
 {
-	struct jfs_inode *in = calloc(1, sizeof(*in));
+	size_t name_len = strlen(name) + 1;
+	size_t prefix = 0;  /* NODE below a node: "parent/path/" before the name */
+	size_t uuid_len = 0; /* JOB: a uuid that is not the name, stored after it */
+
+	if (kind == JFS_INODE_JOB) {
+		if (!uuid) {
+			jfs_query_free(query);
+			return NULL;
+		}
+		if (strcmp(uuid, name) != 0)
+			uuid_len = strlen(uuid) + 1;
+	} else if (kind == JFS_INODE_NODE && parent->kind == JFS_INODE_NODE) {
+		prefix = strlen(parent->path) + 1;
+	}
+	struct jfs_inode *in = calloc(1, sizeof(*in) + prefix + name_len + uuid_len);
 	if (!in) {
 		jfs_query_free(query);
 		return NULL;
 	}
+	char *text = (char *)(in + 1);
+	if (prefix) {
+		memcpy(text, parent->path, prefix - 1);
+		text[prefix - 1] = '/';
+	}
+	memcpy(text + prefix, name, name_len);
+	in->name = text + prefix;
 	in->kind = kind;
 	in->parent = parent;
 	in->query = query;
-	in->name = strdup(name);
-	bool ok = in->name != NULL;
 	switch (kind) {
 	case JFS_INODE_JOB:
 		in->view = parent;
 		in->job = in;
-		in->uuid = uuid ? strdup(uuid) : NULL;
-		in->path = strdup("");
-		ok = ok && in->uuid && in->path;
+		in->path = "";
+		if (uuid_len) {
+			memcpy(text + name_len, uuid, uuid_len);
+			in->uuid = text + name_len;
+		} else {
+			in->uuid = in->name;
+		}
 		break;
 	case JFS_INODE_NODE:
 		in->view = parent->view;
 		in->job = parent->job;
-		in->uuid = strdup(parent->uuid);
-		in->path = child_path(parent, name);
-		ok = ok && in->uuid && in->path;
+		in->uuid = parent->uuid;
+		in->path = text; /* "name" below a job directory, else "parent/path/name" */
 		break;
 	case JFS_INODE_ROOT:
 	case JFS_INODE_VIEW:
 		break;
-	}
-	if (!ok) {
-		inode_free(in);
-		return NULL;
 	}
 	return in;
 }

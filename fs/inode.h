@@ -32,12 +32,13 @@ struct jfs_inode {
 	fuse_ino_t ino;
 	enum jfs_inode_kind kind;
 	struct jfs_inode *parent; /* NULL for the root; the child holds a reference */
-	char *name;		  /* name in parent ("" for the root) */
+	const char *name;	  /* name in parent ("" for the root) */
 	struct jfs_query *query;  /* ROOT: NULL (every job); VIEW: its whole query */
 	struct jfs_inode *view;	  /* JOB, NODE: the root or view the job was found in */
 	struct jfs_inode *job;	  /* JOB: itself; NODE: its job directory */
-	char *uuid;		  /* JOB, NODE: the job's uuid */
-	char *path;		  /* NODE: path within the job ("svm/name"); JOB: "" */
+	const char *uuid;	  /* JOB, NODE: the job's uuid; strings live in the
+				   * inode's own allocation (or an ancestor's) */
+	const char *path;	  /* NODE: path within the job ("svm/name"); JOB: "" */
 
 	/* Guarded by the table's lock. */
 	struct jfs_listing *listing; /* ROOT, VIEW: the newest listing served for it (a

@@ -145,7 +145,8 @@ struct listing_entry {
 	int64_t changed_ms;		/* when those names were first seen */
 	int64_t used_ms;		/* last time the view was asked for */
 	/* The root only: the uuids of its last listing, sorted, to tell which jobs the
-	 * cluster deleted since (kept when the listing itself is swept). */
+	 * cluster deleted since (kept when the listing itself is swept). One allocation
+	 * (see sorted_uuids). */
 	char **uuids;
 	size_t nuuids;
 };
@@ -396,14 +397,12 @@ static struct job_entry *job_entry_get_locked(struct jfs_store *s, const char *u
 	struct hnode *n = ht_find(&s->jobs, uuid);
 	if (n || !create)
 		return n ? container_of(n, struct job_entry, h) : NULL;
-	struct job_entry *je = calloc(1, sizeof(*je));
+	/* One allocation: the key follows the entry (a listing makes one per job). */
+	size_t len = strlen(uuid) + 1;
+	struct job_entry *je = calloc(1, sizeof(*je) + len);
 	if (!je)
 		return NULL;
-	je->h.key = strdup(uuid);
-	if (!je->h.key) {
-		free(je);
-		return NULL;
-	}
+	je->h.key = memcpy(je + 1, uuid, len);
 	ht_insert(&s->jobs, &je->h);
 	lru_push_front(s, je);
 	return je;
@@ -414,8 +413,7 @@ static void job_entry_free_locked(struct jfs_store *s, struct job_entry *je)
 	ht_remove(&s->jobs, &je->h);
 	lru_unlink(je);
 	entry_drop_job_locked(s, je);
-	free(je->h.key);
-	free(je);
+	free(je); /* the key with it */
 }
 
 /* The record file is the whole job as the cluster sent it: equal records, equal jobs. */
@@ -673,17 +671,10 @@ static size_t jfs_query_count_or_zero(const struct jfs_query *q)
 	return q ? jfs_query_count(q) : 0;
 }
 
-static void uuids_free(char **uuids, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(uuids[i]);
-	free(uuids);
-}
-
 static void listing_entry_free_locked(struct jfs_store *s, struct listing_entry *le)
 {
 	ht_remove(&s->listings, &le->h);
-	uuids_free(le->uuids, le->nuuids);
+	free(le->uuids);
 	jfs_listing_unref(le->listing);
 	free(le->h.key);
 	free(le);
@@ -722,19 +713,22 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The uuids of l, sorted; NULL (and *n = 0) on ENOMEM. */
+/* The uuids of l, sorted, in one allocation (the pointers, then the strings: free
+ * the whole with free()); NULL (and *n = 0) on ENOMEM. */
 static char **sorted_uuids(const struct jfs_listing *l, size_t *n)
 {
-	char **u = calloc(l->n ? l->n : 1, sizeof(*u));
+	size_t bytes = 0;
 	*n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		bytes += strlen(l->jobs[i]->uuid) + 1;
+	char **u = malloc((l->n ? l->n : 1) * sizeof(*u) + bytes);
 	if (!u)
 		return NULL;
+	char *text = (char *)(u + l->n);
 	for (size_t i = 0; i < l->n; i++) {
-		u[i] = strdup(l->jobs[i]->uuid);
-		if (!u[i]) {
-			uuids_free(u, i);
-			return NULL;
-		}
+		size_t len = strlen(l->jobs[i]->uuid) + 1;
+		u[i] = memcpy(text, l->jobs[i]->uuid, len);
+		text += len;
 	}
 	qsort(u, l->n, sizeof(*u), cmp_str);
 	*n = l->n;
@@ -766,7 +760,7 @@ static void drop_deleted_locked(struct jfs_store *s, struct listing_entry *le,
 		}
 		i++;
 	}
-	uuids_free(le->uuids, le->nuuids);
+	free(le->uuids);
 	le->uuids = cur; /* NULL when out of memory: then no comparison next time */
 	le->nuuids = n;
 }
