@@ -627,13 +627,19 @@ int jfs_http_new(const struct jfs_http_config *cfg, struct jfs_http **out,
 	}
 	pool_give(http, p);
 
-	if (http->insecure && strcmp(http->base.scheme, "https") == 0)
-		jfs_warn("TLS verification is off (insecure): the cluster at %s is not authenticated",
-			 http->base_url);
-	else if (http->insecure)
-		jfs_warn("insecure was asked for, but %s is plain HTTP: nothing is encrypted",
-			 http->base_url);
-	if (strcmp(http->base.scheme, "http") == 0 && (http->password || http->token))
+	/* Said once per process: a mount makes a client for its start-up check and
+	 * another for the mount itself, and the user needs the warning once. */
+	static atomic_bool warned_insecure, warned_plain;
+	if (http->insecure && !atomic_exchange(&warned_insecure, true)) {
+		if (strcmp(http->base.scheme, "https") == 0)
+			jfs_warn("TLS verification is off (insecure): the cluster at %s is not "
+				 "authenticated", http->base_url);
+		else
+			jfs_warn("insecure was asked for, but %s is plain HTTP: nothing is "
+				 "encrypted", http->base_url);
+	}
+	if (strcmp(http->base.scheme, "http") == 0 && (http->password || http->token) &&
+	    !atomic_exchange(&warned_plain, true))
 		jfs_warn("credentials go to %s over plain HTTP", http->base_url);
 	*out = http;
 	return 0;

@@ -975,6 +975,10 @@ def tls_cases(jobsfs, sim_path, tmp):
         if warns:
             assert "insecure" in m.stderr().lower() or "verif" in m.stderr().lower(), \
                 "-o insecure without a warning: %r" % m.stderr()
+            # Once, though the start-up check and the mount each make a client.
+            warnings = [l for l in m.stderr().splitlines() if "TLS verification is off" in l]
+            assert len(warnings) == 1, "-o insecure warned %d times: %r" % (
+                len(warnings), m.stderr())
 
     def unverified():
         assert_refused(jobsfs, mp, sim().url, ["timeout=5"], {}, ["certificate", "TLS"])
