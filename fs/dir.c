@@ -141,7 +141,8 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 		ep->attr_timeout = life;
 		ep->entry_timeout = jfs_job_entry_timeout(m, parent, life);
 	} else {
-		ep->attr_timeout = ep->entry_timeout = dh->p.life;
+		ep->entry_timeout = dh->p.life;
+		ep->attr_timeout = jfs_node_attr_timeout(de->job, de->node, dh->p.life);
 	}
 	return 0;
 }

@@ -52,6 +52,11 @@ void jfs_node_attr_fill(struct jfs_mount *m, fuse_ino_t ino, const struct jfs_jo
 			const struct jfs_node *node, struct stat *st);
 double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st);
 
+/* How long the kernel may keep a node's attributes, given its job's remaining life:
+ * 0 for a file of an active job (its size is asked again before each read). */
+double jfs_node_attr_timeout(const struct jfs_job *job, const struct jfs_node *node,
+			     double life);
+
 /* How long the kernel may keep the name of a job in view, given the job's life. */
 double jfs_job_entry_timeout(struct jfs_mount *m, const struct jfs_inode *view, double life);
 
