@@ -1,4 +1,4 @@
-/* /_sim: the control API (see sim-api.md) and the /api request counters. Never
+/* /_sim: the control API (see tests/sim/README.md) and the /api request counters. Never
  * faulted, never authenticated: it is the test's side door. */
 #include "control.h"
 

@@ -1,4 +1,4 @@
-/* /_sim: the control API tests drive (see sim-api.md), and the request counters. */
+/* /_sim: the control API tests drive (see tests/sim/README.md), and the request counters. */
 #ifndef ONTAP_SIM_CONTROL_H
 #define ONTAP_SIM_CONTROL_H
 

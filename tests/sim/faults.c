@@ -1,4 +1,4 @@
-/* Fault SPEC parsing and per-request consumption (see faults.h, sim-api.md). */
+/* Fault SPEC parsing and per-request consumption (see faults.h, tests/sim/README.md). */
 #include "faults.h"
 
 #include <ctype.h>

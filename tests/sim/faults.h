@@ -1,4 +1,4 @@
-/* Fault injection: the SPEC grammar of sim-api.md, parsed once, consumed per /api
+/* Fault injection: the SPEC grammar of tests/sim/README.md, parsed once, consumed per /api
  * request. */
 #ifndef ONTAP_SIM_FAULTS_H
 #define ONTAP_SIM_FAULTS_H

@@ -1,5 +1,5 @@
 /* ontap-sim: a simulated ONTAP cluster serving /api/cluster/jobs (see
- * /work/notes/sim-api.md and tests/sim/README.md). main parses the command line,
+ * tests/sim/README.md). main parses the command line,
  * builds the cluster, serves until SIGTERM/SIGINT and frees everything. */
 #include <errno.h>
 #include <getopt.h>
