@@ -239,8 +239,8 @@ void jfs_listing_unref(struct jfs_listing *l)
 }
 
 /* A listing holding its own reference to each job of list. NULL on ENOMEM. */
-static struct jfs_listing *listing_new(const struct jfs_job_list *list, int64_t fetched_ms,
-				       int64_t ready_ms, bool full)
+static struct jfs_listing *listing_new(const struct jfs_job_list *list, uint64_t seq,
+				       int64_t fetched_ms, int64_t ready_ms, bool full)
 {
 	struct jfs_listing *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -259,8 +259,10 @@ static struct jfs_listing *listing_new(const struct jfs_job_list *list, int64_t 
 			free(l);
 			return NULL;
 		}
-		for (size_t i = 0; i < list->n; i++)
+		for (size_t i = 0; i < list->n; i++) {
+			list->jobs[i]->seq = seq; /* not shared yet */
 			l->jobs[i] = l->by_name[i] = jfs_job_ref(list->jobs[i]);
+		}
 		l->n = list->n;
 		qsort(l->by_name, l->n, sizeof(*l->by_name), cmp_job_name);
 	}
@@ -455,21 +457,32 @@ static bool job_expired_at(const struct jfs_store *s, const struct jfs_job *job,
 	return job_scheduled(s, job, seen_ms) && now >= expiry_at_ms(s, job);
 }
 
-/* Store job (a new reference is taken) as fetched by the fetch seq that started at
+/* Store *job (a new reference is taken) as fetched by the fetch seq that started at
  * fetched_ms and completed at ready_ms, unless the entry holds the answer of a later
- * fetch. */
-static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs_job *job,
+ * fetch. When the entry holds a job with the same record, that one is kept and *job
+ * becomes it (the caller's reference moves): a job that did not change is one object
+ * however often it is fetched, shared by every listing, reader and kernel inode that
+ * holds it. */
+static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs_job **job,
 			   uint64_t seq, int64_t fetched_ms, int64_t ready_ms)
 {
 	if (seq <= je->data_seq) {
 		s->ctr.stale_drops++;
 		return false;
 	}
-	if (je->job && je->job != job && job_differs(je->job, job))
-		queue_changed_locked(s, je->h.key);
-	entry_drop_job_locked(s, je);
-	je->job = jfs_job_ref(job);
-	s->mem += job->mem;
+	if (je->job && je->job != *job) {
+		if (job_differs(je->job, *job)) {
+			queue_changed_locked(s, je->h.key);
+		} else {
+			jfs_job_unref(*job);
+			*job = jfs_job_ref(je->job);
+		}
+	}
+	if (je->job != *job) {
+		entry_drop_job_locked(s, je);
+		je->job = jfs_job_ref(*job);
+		s->mem += (*job)->mem;
+	}
 	je->fetched_ms = fetched_ms;
 	je->ready_ms = ready_ms;
 	je->negative_until_ms = 0;
@@ -605,6 +618,8 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 		int rc = jfs_client_get(s->client, uuid, &job, &fe);
 		int64_t done = jfs_store_now_ms(s);
 		int64_t start = fetch_start_ms(done, mono_start);
+		if (rc == 0)
+			job->seq = seq; /* not shared yet */
 		if (rc == 0 && job_expired_at(s, job, start, done)) {
 			jfs_job_unref(job);
 			job = NULL;
@@ -613,7 +628,7 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 
 		pthread_mutex_lock(&s->lock);
 		if (rc == 0)
-			set_job_locked(s, je, job, seq, start, done);
+			set_job_locked(s, je, &job, seq, start, done);
 		else if (rc == -ENOENT)
 			set_negative_locked(s, je, seq, done);
 		jfs_job_unref(job);
@@ -697,13 +712,30 @@ static struct listing_entry *listing_entry_get_locked(struct jfs_store *s, const
 	return le;
 }
 
-/* Every job of a full listing refreshes its job entry (a later GET's answer wins). */
-static void fill_jobs_locked(struct jfs_store *s, const struct jfs_listing *l, uint64_t seq)
+/* Every job of a full listing refreshes its job entry (a later GET's answer wins).
+ * l is nobody's yet: a job that did not change since the cache got it is swapped for
+ * the object the cache holds. */
+static void fill_jobs_locked(struct jfs_store *s, struct jfs_listing *l, uint64_t seq)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		struct job_entry *je = job_entry_get_locked(s, l->jobs[i]->uuid, true);
+		struct jfs_job *job = jfs_job_ref(l->jobs[i]); /* alive until by_name is done */
+		struct job_entry *je = job_entry_get_locked(s, job->uuid, true);
 		if (je)
-			set_job_locked(s, je, l->jobs[i], seq, l->fetched_ms, l->ready_ms);
+			set_job_locked(s, je, &l->jobs[i], seq, l->fetched_ms, l->ready_ms);
+		/* by_name holds the same pointers without a reference of its own. */
+		for (size_t lo = 0, hi = l->n; l->jobs[i] != job && lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = strcmp(job->name, l->by_name[mid]->name);
+			if (c == 0) {
+				l->by_name[mid] = l->jobs[i];
+				break;
+			}
+			if (c < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		jfs_job_unref(job);
 	}
 	evict_locked(s);
 }
@@ -820,7 +852,7 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		int rc = jfs_client_list(s->client, q, &list, &fe);
 		int64_t done = jfs_store_now_ms(s);
 		if (rc == 0) {
-			l = listing_new(&list, fetch_start_ms(done, mono_start), done, full);
+			l = listing_new(&list, seq, fetch_start_ms(done, mono_start), done, full);
 			if (!l)
 				rc = jfs_error_set(&fe, ENOMEM, "out of memory holding a listing");
 		}

@@ -40,6 +40,9 @@ struct jfs_job {
 	int64_t end_time;	/* epoch seconds; 0 when absent (active jobs) */
 	struct jfs_node root;	/* the job directory: one node per field, plus job.json */
 	size_t mem;		/* bytes this job holds (for the cache's memory cap) */
+	uint64_t seq;		/* the store's number of the fetch that brought it: of
+				 * two versions of a job, the later fetch has the larger
+				 * (0 until a store sets it, before sharing the job) */
 	int refs;		/* atomic (__atomic builtins); see jfs_job_ref */
 };
 

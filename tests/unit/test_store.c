@@ -528,6 +528,54 @@ START_TEST(listing_refresh_shows_change)
 }
 END_TEST
 
+/* A job that did not change is one object however often it is fetched (by listing or
+ * by GET): listings share it, and so do readers and the kernel's inodes. A changed
+ * one is a new object, seq larger. */
+START_TEST(unchanged_job_is_one_object)
+{
+	struct fixture f;
+	char *running = sim_create("running");
+	char *moving = sim_create("running");
+	open_store(&f, 0);
+	struct jfs_listing *l1 = list_ok(&f, NULL);
+	struct jfs_job *a1 = job_ok(&f, running), *b1 = job_ok(&f, moving);
+	ck_assert_ptr_eq(jfs_listing_find(l1, running), a1);
+
+	sim_set_state(moving, "paused");
+	advance_ms((int64_t)(TTL * 1000) + 10);
+	struct jfs_listing *l2 = list_ok(&f, NULL);
+	ck_assert_ptr_ne(l2, l1);
+	ck_assert_uint_eq(l2->n, l1->n);
+	for (size_t i = 0; i < l2->n; i++) {
+		struct jfs_job *old = jfs_listing_find(l1, l2->jobs[i]->name);
+		ck_assert_ptr_nonnull(old);
+		/* by_name and jobs hold the same objects */
+		ck_assert_ptr_eq(jfs_listing_find(l2, l2->jobs[i]->name), l2->jobs[i]);
+		if (strcmp(l2->jobs[i]->uuid, moving) == 0)
+			ck_assert_ptr_ne(l2->jobs[i], old);
+		else
+			ck_assert_ptr_eq(l2->jobs[i], old);
+	}
+	struct jfs_job *b2 = job_ok(&f, moving);
+	ck_assert_int_eq(b2->state, JFS_JOB_PAUSED);
+	ck_assert_uint_gt(b2->seq, b1->seq);
+
+	advance_ms((int64_t)(TTL * 1000) + 10); /* by GET this time */
+	struct jfs_job *a3 = job_ok(&f, running);
+	ck_assert_ptr_eq(a3, a1);
+
+	jfs_job_unref(a1);
+	jfs_job_unref(a3);
+	jfs_job_unref(b1);
+	jfs_job_unref(b2);
+	jfs_listing_unref(l1);
+	jfs_listing_unref(l2);
+	free(running);
+	free(moving);
+	close_store(&f);
+}
+END_TEST
+
 START_TEST(deleted_job_leaves_with_next_root_listing)
 {
 	struct fixture f;
@@ -821,6 +869,7 @@ int main(void)
 	tcase_add_test(tc, slow_answer_never_overwrites_newer);
 	tcase_add_test(tc, state_change_shows_after_ttl);
 	tcase_add_test(tc, listing_refresh_shows_change);
+	tcase_add_test(tc, unchanged_job_is_one_object);
 	tcase_add_test(tc, expired_job_is_gone);
 	tcase_add_test(tc, deleted_job_leaves_with_next_root_listing);
 	tcase_add_test(tc, cluster_keeping_job_past_expiry_wins);
