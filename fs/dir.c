@@ -125,9 +125,11 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 {
 	struct jfs_inode *parent = dh->p.in, *in;
 	bool is_job = dh->p.listing != NULL;
-	int rc = jfs_inodes_link(m->inodes, parent, de->name,
-				 is_job ? JFS_INODE_JOB : JFS_INODE_NODE,
-				 is_job ? de->job->uuid : NULL, NULL, &in);
+	int rc = is_job ? jfs_inodes_link(m->inodes, parent, de->name, JFS_INODE_JOB,
+					  de->job->uuid, NULL, &in)
+		 : de->node->is_dir
+			 ? jfs_inodes_link(m->inodes, parent, de->name, JFS_INODE_NODE, NULL, NULL, &in)
+			 : jfs_inodes_link_file(m->inodes, parent, de->name, dh->p.job, de->node, &in);
 	if (rc != 0)
 		return rc;
 	memset(ep, 0, sizeof(*ep));
@@ -142,7 +144,7 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 		ep->entry_timeout = jfs_job_entry_timeout(m, parent, life);
 	} else {
 		ep->entry_timeout = dh->p.life;
-		ep->attr_timeout = jfs_node_attr_timeout(de->job, de->node, dh->p.life);
+		ep->attr_timeout = jfs_node_attr_timeout(de->node, dh->p.life);
 	}
 	return 0;
 }

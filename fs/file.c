@@ -1,6 +1,6 @@
 /* Files: open/read/release, and the list of open handles the mount frees at exit.
- * A finished job's file never changes: its pages stay in the kernel. With no-open,
- * open never leaves the kernel and each read resolves the file as it is now. */
+ * A file's inode is one version of it (see inode.h), so its pages stay in the
+ * kernel; with no-open, open never leaves the kernel. */
 #include "ops.h"
 
 #include <errno.h>
@@ -49,7 +49,7 @@ void jfs_open_free_all(struct jfs_mount *m)
 	pthread_mutex_destroy(&m->open_lock);
 }
 
-/* An open file: the job it was opened on, so one open reads one value. */
+/* An open file: the version of the job it shows. */
 struct open_file {
 	struct jfs_open_handle h; /* first: the open list links it */
 	struct jfs_job *job;
@@ -101,10 +101,7 @@ void jfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fh->job = p.job; /* the place's reference moves to the handle */
 	fh->node = p.node;
-	if (jfs_job_is_terminal(fh->job))
-		fi->keep_cache = 1; /* never changes: keep the pages across opens */
-	else
-		fi->direct_io = 1;  /* may change: every read comes here, no stale size */
+	fi->keep_cache = 1; /* the inode's version never changes: keep its pages */
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	fh->h.free = open_file_free;
 	jfs_open_add(m, &fh->h);
@@ -124,7 +121,7 @@ void jfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	memset(&p, 0, sizeof(p));
 	if (fh) {
 		node = fh->node;
-	} else { /* no-open mode: the file as it is now */
+	} else { /* no-open mode: the inode's version */
 		struct jfs_mount *m = jfs_mount_of(req);
 		struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
 		int rc = in ? jfs_place_resolve(m, in, &p) : -ESTALE;

@@ -9,12 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobsfs/job.h"
 #include "jobsfs/query.h"
 #include "jobsfs/store.h"
 
 struct jfs_inodes {
-	/* Guards both maps, next_ino, and every inode's listing, nlookup, refs and chain
-	 * links. */
+	/* Guards both maps, next_ino, and every inode's listing, version, named, nlookup,
+	 * refs and chain links. */
 	pthread_mutex_t lock;
 	struct jfs_inode **by_ino;  /* ino -> inode */
 	struct jfs_inode **by_name; /* (parent ino, name) -> inode */
@@ -53,8 +54,21 @@ static void insert_locked(struct jfs_inodes *t, struct jfs_inode *in)
 		struct jfs_inode **bn = &t->by_name[in->name_hash & mask];
 		in->name_next = *bn;
 		*bn = in;
+		in->named = true;
 	}
 	t->count++;
+}
+
+/* Take in out of the (parent, name) map: a newer version of the file has the name. */
+static void unname_locked(struct jfs_inodes *t, struct jfs_inode *in)
+{
+	for (struct jfs_inode **p = &t->by_name[in->name_hash & (t->nbuckets - 1)]; *p;
+	     p = &(*p)->name_next)
+		if (*p == in) {
+			*p = in->name_next;
+			break;
+		}
+	in->named = false;
 }
 
 static void remove_locked(struct jfs_inodes *t, struct jfs_inode *in)
@@ -71,13 +85,8 @@ static void remove_locked(struct jfs_inodes *t, struct jfs_inode *in)
 			*p = in->ino_next;
 			break;
 		}
-	if (in->parent)
-		for (struct jfs_inode **p = &t->by_name[in->name_hash & mask]; *p;
-		     p = &(*p)->name_next)
-			if (*p == in) {
-				*p = in->name_next;
-				break;
-			}
+	if (in->named)
+		unname_locked(t, in);
 	t->count--;
 }
 
@@ -115,6 +124,7 @@ static void grow_locked(struct jfs_inodes *t)
 static void inode_free(struct jfs_inode *in)
 {
 	jfs_listing_unref(in->listing);
+	jfs_job_unref(in->version);
 	jfs_query_free(in->query);
 	free(in);
 }
@@ -203,7 +213,8 @@ static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 		}
 		if (strcmp(uuid, name) != 0)
 			uuid_len = strlen(uuid) + 1;
-	} else if (kind == JFS_INODE_NODE && parent->kind == JFS_INODE_NODE) {
+	} else if ((kind == JFS_INODE_NODE || kind == JFS_INODE_FILE) &&
+		   parent->kind == JFS_INODE_NODE) {
 		prefix = strlen(parent->path) + 1;
 	}
 	struct jfs_inode *in = calloc(1, sizeof(*in) + prefix + name_len + uuid_len);
@@ -234,6 +245,7 @@ static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 		}
 		break;
 	case JFS_INODE_NODE:
+	case JFS_INODE_FILE:
 		in->view = parent->view;
 		in->job = parent->job;
 		in->uuid = parent->uuid;
@@ -246,28 +258,24 @@ static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 	return in;
 }
 
-int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
-		    enum jfs_inode_kind kind, const char *uuid, struct jfs_query *query,
-		    struct jfs_inode **out)
+/* The inode named (parent, name) now, or NULL. */
+static struct jfs_inode *named_locked(struct jfs_inodes *t, struct jfs_inode *parent,
+				      const char *name, uint64_t h)
 {
-	uint64_t h = name_hash(parent->ino, name);
-
-	pthread_mutex_lock(&t->lock);
 	for (struct jfs_inode *in = t->by_name[h & (t->nbuckets - 1)]; in; in = in->name_next)
-		if (in->name_hash == h && in->parent == parent && strcmp(in->name, name) == 0) {
-			in->nlookup++;
-			pthread_mutex_unlock(&t->lock);
-			jfs_query_free(query);
-			*out = in;
-			return 0;
-		}
-	/* Built under the lock so that two racing lookups of one name make one inode. */
+		if (in->name_hash == h && in->parent == parent && strcmp(in->name, name) == 0)
+			return in;
+	return NULL;
+}
+
+/* A new inode for (parent, name), in both maps (see inode_new). */
+static struct jfs_inode *add_locked(struct jfs_inodes *t, struct jfs_inode *parent,
+				    const char *name, uint64_t h, enum jfs_inode_kind kind,
+				    const char *uuid, struct jfs_query *query)
+{
 	struct jfs_inode *in = inode_new(parent, name, kind, uuid, query);
-	if (!in) {
-		pthread_mutex_unlock(&t->lock);
-		*out = NULL;
-		return -ENOMEM;
-	}
+	if (!in)
+		return NULL;
 	in->ino = t->next_ino++;
 	in->name_hash = h;
 	in->nlookup = 1;
@@ -275,9 +283,80 @@ int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *
 	if (t->count >= t->nbuckets)
 		grow_locked(t);
 	insert_locked(t, in);
+	return in;
+}
+
+int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
+		    enum jfs_inode_kind kind, const char *uuid, struct jfs_query *query,
+		    struct jfs_inode **out)
+{
+	uint64_t h = name_hash(parent->ino, name);
+
+	pthread_mutex_lock(&t->lock);
+	struct jfs_inode *in = named_locked(t, parent, name, h);
+	if (in && in->kind == kind) {
+		in->nlookup++;
+		pthread_mutex_unlock(&t->lock);
+		jfs_query_free(query);
+		*out = in;
+		return 0;
+	}
+	if (in) /* a field that was a file is now a directory: a new inode */
+		unname_locked(t, in);
+	/* Built under the lock so that two racing lookups of one name make one inode. */
+	in = add_locked(t, parent, name, h, kind, uuid, query);
 	pthread_mutex_unlock(&t->lock);
 	*out = in;
-	return 0;
+	return in ? 0 : -ENOMEM;
+}
+
+/* What a file's attributes are made of besides the constant ones: its value (so its
+ * size) and its job's mtime. */
+static bool same_file(const struct jfs_job *a, const struct jfs_node *fa,
+		      const struct jfs_job *b, const struct jfs_node *fb)
+{
+	return fa == fb || (fa->size == fb->size && memcmp(fa->data, fb->data, fa->size) == 0 &&
+			    jfs_job_mtime(a) == jfs_job_mtime(b));
+}
+
+int jfs_inodes_link_file(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
+			 struct jfs_job *version, const struct jfs_node *file,
+			 struct jfs_inode **out)
+{
+	uint64_t h = name_hash(parent->ino, name);
+	struct jfs_job *drop = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	struct jfs_inode *in = named_locked(t, parent, name, h);
+	if (in && in->kind == JFS_INODE_FILE && same_file(in->version, in->file, version, file)) {
+		in->nlookup++;
+		if (version->seq > in->version->seq) { /* the same file: keep the newer job */
+			drop = in->version;
+			in->version = jfs_job_ref(version);
+			in->file = file;
+		}
+	} else {
+		if (in)
+			unname_locked(t, in); /* its readers keep their version */
+		in = add_locked(t, parent, name, h, JFS_INODE_FILE, NULL, NULL);
+		if (in) {
+			in->version = jfs_job_ref(version);
+			in->file = file;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	jfs_job_unref(drop); /* may free a job: outside the lock */
+	*out = in;
+	return in ? 0 : -ENOMEM;
+}
+
+void jfs_inodes_file(struct jfs_inodes *t, struct jfs_inode *in, struct jfs_job **version,
+		     const struct jfs_node **file)
+{
+	pthread_mutex_lock(&t->lock);
+	*version = jfs_job_ref(in->version);
+	*file = in->file;
+	pthread_mutex_unlock(&t->lock);
 }
 
 struct jfs_listing *jfs_inodes_listing(struct jfs_inodes *t, struct jfs_inode *in)
@@ -368,7 +447,7 @@ long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct jfs_inode *in = t->by_ino[i]; in; in = in->ino_next) {
-			if (!in->uuid ||
+			if (!in->uuid || (in->kind == JFS_INODE_FILE && !in->named) ||
 			    !bsearch(in->uuid, uuids, nuuids, sizeof(*uuids), cmp_uuid))
 				continue;
 			if (n == cap) {
@@ -384,6 +463,7 @@ long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 				goto nomem;
 			refs[n].parent = in->parent->ino;
 			refs[n].listed = in->kind == JFS_INODE_JOB;
+			refs[n].file = in->kind == JFS_INODE_FILE;
 			refs[n].ino = in->ino;
 			n++;
 		}

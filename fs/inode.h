@@ -1,12 +1,21 @@
 /* The inode table of the low-level driver: what each inode number the kernel holds
  * stands for, and the kernel's lookup count on it.
  *
- * An inode is the root, a view (a query), a job directory (a uuid in a view) or a node
- * inside a job (a path within the job). It names a place, never a snapshot: each use
- * re-resolves its job through the store, so a change shows within ttl. The same
- * (parent, name) always gets the same inode while the kernel holds it, so st_ino is
- * stable. Everything but nlookup/refs/the hash links is immutable once created, so
- * request handlers read an inode without the lock. */
+ * The root, a view (a query), a job directory (a uuid in a view) and a directory
+ * inside a job (a path within the job) each name a place, never a snapshot: each use
+ * re-resolves the job through the store, so a change shows within ttl, and the same
+ * (parent, name) gets the same inode while the kernel holds it (st_ino is stable).
+ *
+ * A file is the other way round: its inode is one version of the file, and never
+ * changes. The kernel cuts every read to the size it holds and keeps pages by inode,
+ * so a file whose value changed in place under it could be read cut to its old size
+ * or mixed with its old pages, whatever the timeouts (the soak found it, issue 6).
+ * When a lookup finds a file's value (or mtime) changed, the name gets a new inode,
+ * as if the file had been replaced by rename: whoever still reads the old inode reads
+ * the old version whole, and the next open gets the new one.
+ *
+ * Everything but nlookup/refs/the hash links (and a file's version, below) is
+ * immutable once created, so request handlers read an inode without the lock. */
 #ifndef JOBSFS_FS_INODE_H
 #define JOBSFS_FS_INODE_H
 
@@ -17,7 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct jfs_job;
 struct jfs_listing;
+struct jfs_node;
 struct jfs_query;
 struct jfs_store;
 
@@ -25,7 +36,8 @@ enum jfs_inode_kind {
 	JFS_INODE_ROOT,
 	JFS_INODE_VIEW,
 	JFS_INODE_JOB,
-	JFS_INODE_NODE,
+	JFS_INODE_NODE, /* a directory inside a job */
+	JFS_INODE_FILE, /* one version of a file inside a job */
 };
 
 struct jfs_inode {
@@ -34,16 +46,22 @@ struct jfs_inode {
 	struct jfs_inode *parent; /* NULL for the root; the child holds a reference */
 	const char *name;	  /* name in parent ("" for the root) */
 	struct jfs_query *query;  /* ROOT: NULL (every job); VIEW: its whole query */
-	struct jfs_inode *view;	  /* JOB, NODE: the root or view the job was found in */
-	struct jfs_inode *job;	  /* JOB: itself; NODE: its job directory */
-	const char *uuid;	  /* JOB, NODE: the job's uuid; strings live in the
+	struct jfs_inode *view;	  /* JOB, NODE, FILE: the root or view the job was found in */
+	struct jfs_inode *job;	  /* JOB: itself; NODE, FILE: its job directory */
+	const char *uuid;	  /* JOB, NODE, FILE: the job's uuid; strings live in the
 				   * inode's own allocation (or an ancestor's) */
-	const char *path;	  /* NODE: path within the job ("svm/name"); JOB: "" */
+	const char *path;	  /* NODE, FILE: path within the job ("svm/name"); JOB: "" */
 
 	/* Guarded by the table's lock. */
 	struct jfs_listing *listing; /* ROOT, VIEW: the newest listing served for it (a
 				      * reference; see jfs_inodes_listing) */
 	bool listing_told;	  /* the kernel was told that listing went stale */
+	struct jfs_job *version;  /* FILE: the job version it shows (a reference); a
+				   * later one with the same value and mtime may take
+				   * its place, so that the older can be freed */
+	const struct jfs_node *file; /* FILE: the file within version */
+	bool named;		  /* in the (parent, name) map: false once a newer
+				   * version of the file took the name */
 	struct jfs_inode *dir_next; /* the table's list of inodes holding a listing */
 	uint64_t nlookup;	  /* the kernel's lookup count */
 	unsigned refs;		  /* children holding this inode as parent */
@@ -66,6 +84,18 @@ struct jfs_inode *jfs_inodes_get(struct jfs_inodes *t, fuse_ino_t ino);
 int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
 		    enum jfs_inode_kind kind, const char *uuid, struct jfs_query *query,
 		    struct jfs_inode **out);
+
+/* The inode of file `name` of parent (a job directory or a directory inside one) as
+ * file, a node of version, is now: the inode the name has when it shows the same
+ * value and mtime, else a new one that takes the name. Its lookup count is raised by
+ * one. Returns 0 or -ENOMEM. */
+int jfs_inodes_link_file(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
+			 struct jfs_job *version, const struct jfs_node *file,
+			 struct jfs_inode **out);
+
+/* The version a FILE inode shows: *version gets a reference, *file the node in it. */
+void jfs_inodes_file(struct jfs_inodes *t, struct jfs_inode *in, struct jfs_job **version,
+		     const struct jfs_node **file);
 
 /* The newest listing a ROOT or VIEW inode was served from (a reference, NULL when
  * none): what a readdir past offset 0 continues on, and what getattr answers from,
@@ -93,10 +123,13 @@ struct jfs_inode_ref {
 	char *name;
 	bool listed; /* ino is a job directory, so parent is the root or a view, whose
 		      * listing (the kernel may cache it) holds the job */
+	bool file;   /* ino is a file version: it never changes, only its name may
+		      * now be another's */
 };
 
 /* Every inode of the jobs with these uuids (their directories in every view, and the
- * nodes inside), in one pass over the table. uuids must be sorted (strcmp). *out is
+ * nodes inside; of files, the versions that hold their name), in one pass over the
+ * table. uuids must be sorted (strcmp). *out is
  * malloc'd (free with jfs_inode_refs_free). Returns the count, or -ENOMEM. */
 long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 			struct jfs_inode_ref **out);

@@ -32,8 +32,11 @@ static void invalidate_jobs(struct jfs_mount *m, char **uuids, size_t n)
 	if (nrefs < 0)
 		return; /* out of memory: the kernel's own timeouts still apply */
 	for (long i = 0; i < nrefs; i++) {
-		/* -ENOENT: the kernel no longer holds it; nothing to take back. */
-		int rc = fuse_lowlevel_notify_inval_inode(m->se, refs[i].ino, 0, 0);
+		/* -ENOENT: the kernel no longer holds it; nothing to take back. A file
+		 * version never changes: only its name may now be another version's. */
+		int rc = 0;
+		if (!refs[i].file)
+			rc = fuse_lowlevel_notify_inval_inode(m->se, refs[i].ino, 0, 0);
 		if (rc != 0 && rc != -ENOENT)
 			jfs_debug("inval_inode %lu: %s", (unsigned long)refs[i].ino,
 				  strerror(-rc));

@@ -149,7 +149,9 @@ static void lookup_node(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 		return;
 	}
 	struct jfs_inode *in;
-	rc = jfs_inodes_link(m->inodes, parent, name, JFS_INODE_NODE, NULL, NULL, &in);
+	rc = child->is_dir
+		     ? jfs_inodes_link(m->inodes, parent, name, JFS_INODE_NODE, NULL, NULL, &in)
+		     : jfs_inodes_link_file(m->inodes, parent, name, p.job, child, &in);
 	if (rc != 0) {
 		jfs_place_release(&p);
 		fuse_reply_err(req, -rc);
@@ -181,6 +183,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case JFS_INODE_JOB:
 	case JFS_INODE_NODE:
 		lookup_node(req, m, pin, name);
+		return;
+	case JFS_INODE_FILE:
+		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
 	fuse_reply_err(req, EIO);

@@ -89,6 +89,11 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 			p->life = jfs_store_listing_life(m->store, p->listing);
 		}
 		break;
+	case JFS_INODE_FILE:
+		/* One version, for good (see inode.h): no store, no network. */
+		jfs_inodes_file(m->inodes, in, &p->job, &p->node);
+		rc = 0;
+		break;
 	case JFS_INODE_JOB:
 	case JFS_INODE_NODE:
 		rc = job_of(m, in->job, p, &e);
@@ -193,22 +198,16 @@ static void listing_now(struct jfs_mount *m, const struct jfs_listing *l,
 	}
 }
 
-/* The page cache serves every file (no-open mode), and a read is cut to the size the
- * kernel holds. A file of an active job may change under it at any refresh, so the
- * kernel keeps no attributes of one: with auto_inval_data it asks for the size again
- * before each read (and drops the pages when the size changed), so a new value is
- * never read cut to the old size. Finished jobs' files never change. */
-double jfs_node_attr_timeout(const struct jfs_job *job, const struct jfs_node *node,
-			     double life)
+double jfs_node_attr_timeout(const struct jfs_node *node, double life)
 {
-	return !node->is_dir && !jfs_job_is_terminal(job) ? 0 : life;
+	return node->is_dir ? life : JFS_FILE_ATTR_TIMEOUT;
 }
 
 double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st)
 {
 	if (!p->listing) {
 		jfs_node_attr_fill(m, p->in->ino, p->job, p->node, st);
-		return jfs_node_attr_timeout(p->job, p->node, p->life);
+		return jfs_node_attr_timeout(p->node, p->life);
 	}
 	struct listing_now ln;
 	listing_now(m, p->listing, &ln);

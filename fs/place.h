@@ -1,6 +1,7 @@
 /* What an inode stands for right now: the listing of the root or a view, or a job
  * and a node within it, resolved through the store on each use (so a change shows
- * within ttl), with the attributes and timeouts the kernel gets for it. */
+ * within ttl), or for a file the one version its inode shows; with the attributes and
+ * timeouts the kernel gets for it. */
 #ifndef JOBSFS_FS_PLACE_H
 #define JOBSFS_FS_PLACE_H
 
@@ -19,13 +20,15 @@ struct jfs_node;
 struct jfs_place {
 	struct jfs_inode *in;
 	struct jfs_listing *listing; /* ROOT, VIEW: its listing (a reference) */
-	struct jfs_job *job;	     /* JOB, NODE: the job (a reference) */
-	const struct jfs_node *node; /* JOB, NODE: the node within job */
+	struct jfs_job *job;	     /* JOB, NODE: the job (a reference); FILE: the
+				      * version the inode shows */
+	const struct jfs_node *node; /* JOB, NODE, FILE: the node within job */
 	double life;		     /* seconds the kernel may keep the attributes */
 };
 
 /* Resolve inode in: 0, or negative errno (logged once, ENOENT at debug level). A ROOT
- * or VIEW gets the store's listing (fetched when stale), remembered on the inode. */
+ * or VIEW gets the store's listing (fetched when stale), remembered on the inode; a
+ * FILE its version, without asking the store. */
 int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p);
 
 /* Resolve a ROOT or VIEW inode to the listing it last served, even stale, without
@@ -52,10 +55,10 @@ void jfs_node_attr_fill(struct jfs_mount *m, fuse_ino_t ino, const struct jfs_jo
 			const struct jfs_node *node, struct stat *st);
 double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st);
 
-/* How long the kernel may keep a node's attributes, given its job's remaining life:
- * 0 for a file of an active job (its size is asked again before each read). */
-double jfs_node_attr_timeout(const struct jfs_job *job, const struct jfs_node *node,
-			     double life);
+/* How long the kernel may keep a node's attributes, given its job's remaining life.
+ * A file's inode is one version of it and never changes (see inode.h): a day. */
+#define JFS_FILE_ATTR_TIMEOUT 86400.0
+double jfs_node_attr_timeout(const struct jfs_node *node, double life);
 
 /* How long the kernel may keep the name of a job in view, given the job's life. */
 double jfs_job_entry_timeout(struct jfs_mount *m, const struct jfs_inode *view, double life);

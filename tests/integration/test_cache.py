@@ -12,12 +12,18 @@ through POST /_sim/clock, so nothing waits for a job's 300 s retention.
     `ls -l` = ceil(N / page_size) collection requests and no per-job ones; warm within
     ttl = none; a finished job read after ttl = none; a running job re-read after ttl
     = one; 16 concurrent readers of a new job's file = one; a state change and a new
-    job show within ttl; expiry removes jobs (ENOENT, not listed).
+    job show within ttl; expiry removes jobs (ENOENT, not listed);
+  - a value that changes size between the kernel's getattr and its read (ttl=0, so
+    every request asks the cluster, while the job is rewritten as fast as the sim
+    takes it) is read whole: one of the values the job had, never cut to another's
+    size (the soak found this, issue 6); an open file keeps its value, the name gets a
+    new inode (as if replaced by rename), the job's directory keeps its own.
 What test_mount.py covers already (contents, views, faults, real-time expiry with
 expiry=3) is not repeated. Exit status: 0 passed, 1 failed, 77 skipped.
 """
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -268,6 +274,81 @@ class Semantics:
             assert gone(self.s.p(u)), "expired job %s still stats" % u
 
 
+# ---- 3. a file that changes size under its reader --------------------------------------
+
+SHORT, LONG = "short", "a much longer message, " * 8
+CHURN_READS = 1000
+
+
+def changing_size(jobsfs, sim_path, tmp):
+    s = Session(jobsfs, sim_path, tmp, "churn", ["--jobs", "0"], ["ttl=0", "timeout=20"])
+    stop = threading.Event()
+    errs = []
+    try:
+        u = s.sim.new_job(state="running", description="churn", message=SHORT)["uuid"]
+
+        def rewrite():
+            try:
+                i = 0
+                while not stop.is_set():
+                    i += 1
+                    s.sim.update_job(u, message=LONG if i % 2 else SHORT)
+            except Exception as e:  # reported below, in the test's own thread
+                errs.append(repr(e))
+
+        writer = threading.Thread(target=rewrite)
+        writer.start()
+        values = {(SHORT + "\n").encode(), (LONG + "\n").encode()}
+        cut, seen = [], set()
+        for _ in range(CHURN_READS):
+            got = read(s.p(u, "message"))
+            seen.add(got)
+            if got not in values:
+                cut.append(got)
+            doc = read(s.p(u, "job.json"))
+            try:
+                json.loads(doc)
+            except ValueError:
+                cut.append(doc[-40:])
+        stop.set()
+        writer.join(30)
+        held = os.statvfs(s.mp).f_files
+        print("  inodes held after %d reads: %d" % (2 * CHURN_READS, held))
+        assert not errs, "rewriting the job failed: %s" % errs[:3]
+        assert not cut, "%d of %d reads cut to another version's size, e.g. %r" % (
+            len(cut), 2 * CHURN_READS, cut[:3])
+        assert seen == values, "the reads never saw the value change: no test (%r)" % seen
+        # Each change made a new inode; the kernel lets go of the old ones (and the
+        # versions they hold) once nothing reads them.
+        assert held < 100, "%d inodes held: old versions are never let go" % held
+    finally:
+        stop.set()
+        s.close()
+
+
+def replaced_like_rename(jobsfs, sim_path, tmp):
+    s = Session(jobsfs, sim_path, tmp, "rename", ["--jobs", "0"], ["ttl=1", "timeout=20"])
+    try:
+        u = s.sim.new_job(state="running", description="rename", message="one")["uuid"]
+        path = s.p(u, "message")
+        dir_ino = os.stat(s.p(u)).st_ino
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            assert os.pread(fd, 4096, 0) == b"one\n"
+            old_ino = os.fstat(fd).st_ino
+            s.sim.update_job(u, message="two, and longer")
+            until("the new message of %s" % u, lambda: read(path) == b"two, and longer\n", 3)
+            assert os.pread(fd, 4096, 0) == b"one\n", "the open file changed under its reader"
+            assert os.fstat(fd).st_size == 4, "the open file's size changed"
+            assert os.stat(path).st_ino != old_ino, "a new value kept the old inode"
+        finally:
+            os.close(fd)
+        assert os.stat(s.p(u)).st_ino == dir_ino, "the job's directory changed inode"
+        assert read(s.p(u, "description")) == b"rename\n"
+    finally:
+        s.close()
+
+
 def main():
     jobsfs, sim_path = harness.binaries_or_skip()
     runner = harness.Runner(case_timeout=120)
@@ -284,6 +365,10 @@ def main():
         for name, fn in sem.cases():
             runner.run(name, fn, on_hang=sem.s.mount.kill)
         sem.s.close()
+    runner.run("a value changing size is never read cut (%d reads)" % (2 * CHURN_READS),
+               lambda: changing_size(jobsfs, sim_path, tmp))
+    runner.run("a changed file is replaced as by rename: open readers keep their value",
+               lambda: replaced_like_rename(jobsfs, sim_path, tmp))
     return runner.finish()
 
 
