@@ -1,12 +1,16 @@
 /* Helpers shared by the Check unit tests (see check_helpers.h). */
 #include "check_helpers.h"
 
+#include <arpa/inet.h>
+#include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,14 +86,9 @@ void sim_stop(struct sim *s)
 	}
 }
 
-struct buf {
-	char *data;
-	size_t len;
-};
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
+size_t membuf_collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct buf *b = userdata;
+	struct membuf *b = userdata;
 	size_t n = size * nmemb;
 	char *grown = realloc(b->data, b->len + n + 1);
 	if (!grown)
@@ -101,23 +100,35 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+CURL *sim_curl(const struct sim *s, const char *method, const char *path, long timeout_s,
+	       struct membuf *body)
+{
+	char *url = NULL;
+	CURL *h = curl_easy_init();
+
+	if (!h || asprintf(&url, "%s%s", s->url, path) < 0) {
+		curl_easy_cleanup(h);
+		return NULL;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url); /* curl keeps a copy */
+	free(url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, membuf_collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+	return h;
+}
+
 long sim_request(const struct sim *s, const char *method, const char *path,
 		 const char *body, char **resp)
 {
-	char url[4096];
-	struct buf b = { 0 };
+	struct membuf b = { 0 };
 	long status = -1;
-	CURL *h = curl_easy_init();
+	CURL *h = sim_curl(s, method, path, 30L, &b);
 
 	if (!h)
 		return -1;
-	snprintf(url, sizeof(url), "%s%s", s->url, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	if (body)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	if (curl_easy_perform(h) == CURLE_OK)
@@ -128,6 +139,113 @@ long sim_request(const struct sim *s, const char *method, const char *path,
 	else
 		free(b.data);
 	return status;
+}
+
+void sim_faults(const struct sim *s, const char *spec)
+{
+	ck_assert_int_eq(sim_request(s, "POST", "/_sim/faults", spec, NULL), 200);
+}
+
+void sim_clean(const struct sim *s)
+{
+	ck_assert_int_eq(sim_request(s, "DELETE", "/_sim/faults", NULL, NULL), 204);
+	ck_assert_int_eq(sim_request(s, "POST", "/_sim/counters/reset", NULL, NULL), 204);
+}
+
+/* What sim_shared_tcase's fixtures work on: they are called without arguments. */
+static struct sim *shared_sim;
+static const char *const *shared_args;
+
+static void shared_sim_start(void)
+{
+	if (sim_start(shared_sim, shared_args) != 0)
+		ck_abort_msg("ontap-sim did not start");
+}
+
+static void shared_sim_stop(void)
+{
+	sim_stop(shared_sim);
+}
+
+static void shared_sim_clean(void)
+{
+	sim_clean(shared_sim);
+}
+
+TCase *sim_shared_tcase(const char *name, struct sim *s, const char *const args[])
+{
+	if (shared_sim && shared_sim != s) {
+		/* The first TCase's fixtures would start the second's simulator. */
+		fprintf(stderr, "sim_shared_tcase: one shared simulator per test program\n");
+		abort();
+	}
+	shared_sim = s;
+	shared_args = args;
+	TCase *tc = tcase_create(name);
+	tcase_add_unchecked_fixture(tc, shared_sim_start, shared_sim_stop);
+	tcase_add_checked_fixture(tc, shared_sim_clean, NULL);
+	return tc;
+}
+
+int tls_files_make(struct tls_files *t)
+{
+	char cmd[512];
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/jobsfs-tls-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	snprintf(t->cert, sizeof(t->cert), "%s/cert.pem", t->dir);
+	snprintf(t->key, sizeof(t->key), "%s/key.pem", t->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+		 "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1",
+		 t->key, t->cert);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "openssl could not make a certificate: TLS not checked\n");
+		tls_files_remove(t);
+		return -1;
+	}
+	return 0;
+}
+
+void tls_files_remove(const struct tls_files *t)
+{
+	unlink(t->cert);
+	unlink(t->key);
+	rmdir(t->dir);
+}
+
+void sim_start_tls(struct sim *s, const struct tls_files *t, const char *jobs)
+{
+	const char *const args[] = { "--jobs", jobs, "--tls-cert", t->cert, "--tls-key", t->key,
+				     NULL };
+	ck_assert_msg(sim_start(s, args) == 0, "ontap-sim did not start with TLS");
+	ck_assert_msg(strncmp(s->url, "https://", 8) == 0, "url %s", s->url);
+}
+
+int loopback_listen(int backlog, unsigned short *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, backlog), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+size_t read_request_head(int conn, char *buf, size_t size)
+{
+	size_t n = 0;
+	while (n < size - 1 && !memmem(buf, n, "\r\n\r\n", 4)) {
+		ssize_t got = read(conn, buf + n, size - 1 - n);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	return n;
 }
 
 char *testdata_read(const char *name, size_t *len)
@@ -161,4 +279,20 @@ char *testdata_read(const char *name, size_t *len)
 	if (len)
 		*len = n;
 	return data;
+}
+
+int run_suite(Suite *s, bool with_sim)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	if (failed)
+		return EXIT_FAILURE;
+	if (!with_sim) {
+		fprintf(stderr, "ontap-sim not available (ONTAP_SIM empty): "
+				"simulator tests skipped\n");
+		return 77;
+	}
+	return EXIT_SUCCESS;
 }

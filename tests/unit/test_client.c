@@ -89,17 +89,6 @@ static long sim_collection_gets(const struct sim *s)
 	return v;
 }
 
-static void sim_faults(const struct sim *s, const char *spec)
-{
-	ck_assert_int_eq(sim_request(s, "POST", "/_sim/faults", spec, NULL), 200);
-}
-
-static void sim_clean(const struct sim *s)
-{
-	ck_assert_int_eq(sim_request(s, "DELETE", "/_sim/faults", NULL, NULL), 204);
-	ck_assert_int_eq(sim_request(s, "POST", "/_sim/counters/reset", NULL, NULL), 204);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -142,24 +131,36 @@ static void assert_same_jobs(const struct sim *s, const struct jfs_job_list *lis
 
 static struct sim shared;
 
-static void shared_start(void)
+/* A day's retention: with the default 300 s, the oldest finished jobs expire while a slow
+ * run (ThreadSanitizer) is still counting them. */
+static const char *const shared_args[] = { "--jobs", "250", "--seed", "7", "--expiry", "86400",
+					   NULL };
+
+/* List the shared simulator's jobs that one query segment selects, pages of page_size,
+ * with a client and query of its own: returns what jfs_client_list did, the list (the
+ * caller's to free when 0) and the error. */
+static int list_matching(const char *segment, unsigned page_size, struct jfs_job_list *list,
+			 struct jfs_error *e)
 {
-	/* A day's retention: with the default 300 s, the oldest finished jobs expire while
-	 * a slow run (ThreadSanitizer) is still counting them. */
-	static const char *const args[] = { "--jobs", "250", "--seed", "7", "--expiry", "86400",
-					    NULL };
-	if (sim_start(&shared, args) != 0)
-		ck_abort_msg("ontap-sim did not start");
+	const char *const seg[] = { segment, NULL };
+	struct jfs_client *c = client_for(shared.url, page_size);
+	struct jfs_query *q = query_of(seg);
+	int rc = jfs_client_list(c, q, list, e);
+	jfs_query_free(q);
+	jfs_client_free(c);
+	return rc;
 }
 
-static void shared_stop(void)
+/* How often the shared simulator received key (a path with the query it decoded, as its
+ * by_query counters name requests); fails the test, listing the keys, when never. */
+static int times_queried(const char *key)
 {
-	sim_stop(&shared);
-}
-
-static void shared_clean(void)
-{
-	sim_clean(&shared);
+	struct json_object *by = counters(&shared, "by_query"), *n;
+	ck_assert_msg(json_object_object_get_ex(by, key, &n), "no key %s in %s", key,
+		      json_object_to_json_string(by));
+	int times = json_object_get_int(n);
+	json_object_put(by);
+	return times;
 }
 
 START_TEST(list_every_page)
@@ -187,9 +188,7 @@ START_TEST(list_every_page)
 	ck_assert_int_eq(jfs_client_list(big, NULL, &list, &e), 0);
 	ck_assert_uint_eq(list.n, NJOBS);
 	ck_assert_uint_eq(list.pages, 1);
-	struct json_object *by = counters(&shared, "by_query"), *n;
-	ck_assert(json_object_object_get_ex(by, JOBS "?fields=*&max_records=1000", &n));
-	json_object_put(by);
+	ck_assert_int_ge(times_queried(JOBS "?fields=*&max_records=1000"), 1);
 	jfs_job_list_free(&list);
 	jfs_client_free(big);
 	jfs_client_free(c);
@@ -198,21 +197,16 @@ END_TEST
 
 START_TEST(filter_selects)
 {
-	static const char *const seg[] = { "state=success|failure", NULL };
 	static const char *const states[] = { "success", "failure", NULL };
-	struct jfs_client *c = client_for(shared.url, PAGE);
-	struct jfs_query *q = query_of(seg);
 	struct jfs_job_list list;
 	struct jfs_error e = { 0 };
 
-	ck_assert_int_eq(jfs_client_list(c, q, &list, &e), 0);
+	ck_assert_int_eq(list_matching("state=success|failure", PAGE, &list, &e), 0);
 	assert_same_jobs(&shared, &list, states);
 	ck_assert_uint_gt(list.n, 0);
 	for (size_t i = 0; i < list.n; i++)
 		ck_assert(jfs_job_is_terminal(list.jobs[i]));
 	jfs_job_list_free(&list);
-	jfs_query_free(q);
-	jfs_client_free(c);
 }
 END_TEST
 
@@ -240,11 +234,7 @@ START_TEST(filter_reaches_cluster_exactly)
 	ck_assert_ptr_nonnull(strstr(want, "description=*\"Snap shot\"|{a&b}|!<x>=#%+?\xc3\xa9'*"));
 	ck_assert_ptr_nonnull(strstr(want, "state=!failure"));
 
-	struct json_object *by = counters(&shared, "by_query"), *n;
-	ck_assert_msg(json_object_object_get_ex(by, want, &n), "no key %s in %s", want,
-		      json_object_to_json_string(by));
-	ck_assert_int_eq(json_object_get_int(n), 1);
-	json_object_put(by);
+	ck_assert_int_eq(times_queried(want), 1);
 	free(want);
 	free(decoded);
 	jfs_query_free(q);
@@ -254,45 +244,29 @@ END_TEST
 
 START_TEST(fields_from_query)
 {
-	static const char *const seg[] = { "fields=state", NULL };
-	struct jfs_client *c = client_for(shared.url, 50);
-	struct jfs_query *q = query_of(seg);
 	struct jfs_job_list list;
 	struct jfs_error e = { 0 };
 
-	ck_assert_int_eq(jfs_client_list(c, q, &list, &e), 0);
+	ck_assert_int_eq(list_matching("fields=state", 50, &list, &e), 0);
 	ck_assert_uint_eq(list.n, NJOBS);
 	for (size_t i = 0; i < list.n; i++)
 		ck_assert_ptr_null(jfs_node_child(&list.jobs[i]->root, "description"));
-	struct json_object *by = counters(&shared, "by_query"), *n;
-	ck_assert_msg(json_object_object_get_ex(by, JOBS "?fields=state&max_records=50", &n),
-		      "keys %s", json_object_to_json_string(by));
-	json_object_put(by);
+	ck_assert_int_ge(times_queried(JOBS "?fields=state&max_records=50"), 1);
 	jfs_job_list_free(&list);
-	jfs_query_free(q);
-	jfs_client_free(c);
 }
 END_TEST
 
 START_TEST(max_records_is_one_page)
 {
-	static const char *const seg[] = { "max_records=5", NULL };
-	struct jfs_client *c = client_for(shared.url, PAGE);
-	struct jfs_query *q = query_of(seg);
 	struct jfs_job_list list;
 	struct jfs_error e = { 0 };
 
-	ck_assert_int_eq(jfs_client_list(c, q, &list, &e), 0);
+	ck_assert_int_eq(list_matching("max_records=5", PAGE, &list, &e), 0);
 	ck_assert_uint_eq(list.n, 5);
 	ck_assert_uint_eq(list.pages, 1);
 	ck_assert_int_eq(sim_total(&shared), 1);
-	struct json_object *by = counters(&shared, "by_query"), *n;
-	ck_assert_msg(json_object_object_get_ex(by, JOBS "?max_records=5&fields=*", &n),
-		      "keys %s", json_object_to_json_string(by));
-	json_object_put(by);
+	ck_assert_int_ge(times_queried(JOBS "?max_records=5&fields=*"), 1);
 	jfs_job_list_free(&list);
-	jfs_query_free(q);
-	jfs_client_free(c);
 }
 END_TEST
 
@@ -417,13 +391,10 @@ END_TEST
 
 START_TEST(query_rejected_is_einval)
 {
-	static const char *const seg[] = { "no_such_field=1", NULL };
-	struct jfs_client *c = client_for(shared.url, PAGE);
-	struct jfs_query *q = query_of(seg);
 	struct jfs_job_list list;
 	struct jfs_error e = { 0 };
 
-	ck_assert_int_eq(jfs_client_list(c, q, &list, &e), -EINVAL);
+	ck_assert_int_eq(list_matching("no_such_field=1", PAGE, &list, &e), -EINVAL);
 	ck_assert_int_eq(e.err, EINVAL);
 	ck_assert_int_eq(e.http_status, 400);
 	ck_assert_str_eq(e.request, "GET " JOBS "?no_such_field=1&fields=*&max_records=7");
@@ -440,8 +411,6 @@ START_TEST(query_rejected_is_einval)
 	ck_assert_str_eq(e.code, json_object_get_string(code));
 	json_object_put(root);
 	free(body);
-	jfs_query_free(q);
-	jfs_client_free(c);
 }
 END_TEST
 
@@ -616,14 +585,7 @@ static void *canned_serve(void *arg)
 		if (conn < 0)
 			return NULL;
 		char req[4096];
-		size_t n = 0;
-		while (n < sizeof(req) - 1 && !memmem(req, n, "\r\n\r\n", 4)) {
-			ssize_t got = read(conn, req + n, sizeof(req) - 1 - n);
-			if (got <= 0)
-				break;
-			n += (size_t)got;
-		}
-		req[n] = '\0';
+		read_request_head(conn, req, sizeof(req));
 		if (strncmp(req, "QUIT", 4) == 0) {
 			close(conn);
 			return NULL;
@@ -648,15 +610,8 @@ static void *canned_serve(void *arg)
 
 static void canned_start(struct canned *cs, const char *const *routes)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
 	cs->routes = routes;
-	cs->fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(cs->fd, 0);
-	ck_assert_int_eq(bind(cs->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(cs->fd, 16), 0);
-	ck_assert_int_eq(getsockname(cs->fd, (struct sockaddr *)&a, &alen), 0);
-	cs->port = ntohs(a.sin_port);
+	cs->fd = loopback_listen(16, &cs->port);
 	snprintf(cs->url, sizeof(cs->url), "http://127.0.0.1:%u", cs->port);
 	ck_assert_int_eq(pthread_create(&cs->thread, NULL, canned_serve, cs), 0);
 }
@@ -824,10 +779,8 @@ int main(void)
 
 	bool sim = sim_available();
 	if (sim) {
-		TCase *tc = tcase_create("sim");
+		TCase *tc = sim_shared_tcase("sim", &shared, shared_args);
 		tcase_set_timeout(tc, 30);
-		tcase_add_unchecked_fixture(tc, shared_start, shared_stop);
-		tcase_add_checked_fixture(tc, shared_clean, NULL);
 		tcase_add_test(tc, list_every_page);
 		tcase_add_test(tc, filter_selects);
 		tcase_add_test(tc, filter_reaches_cluster_exactly);
@@ -848,15 +801,5 @@ int main(void)
 		tcase_add_test(own, auth_refused_is_eacces);
 		suite_add_tcase(s, own);
 	}
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	if (failed)
-		return EXIT_FAILURE;
-	if (!sim) {
-		fprintf(stderr, "ontap-sim not available (ONTAP_SIM empty): simulator tests skipped\n");
-		return 77;
-	}
-	return EXIT_SUCCESS;
+	return run_suite(s, sim);
 }

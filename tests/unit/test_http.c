@@ -4,11 +4,9 @@
  * timeouts, refused connections, the body cap, TLS, and what the debug log shows. */
 #include "jobsfs/http.h"
 
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <json-c/json.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,17 +45,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sim_faults(const struct sim *s, const char *spec)
-{
-	ck_assert_int_eq(sim_request(s, "POST", "/_sim/faults", spec, NULL), 200);
-}
-
-static void sim_clean(const struct sim *s)
-{
-	ck_assert_int_eq(sim_request(s, "DELETE", "/_sim/faults", NULL, NULL), 204);
-	ck_assert_int_eq(sim_request(s, "POST", "/_sim/counters/reset", NULL, NULL), 204);
 }
 
 /* The simulator's count of /api requests received. */
@@ -173,17 +160,12 @@ END_TEST
 
 START_TEST(refused_port)
 {
-	/* A port nobody listens on: bind one, note it, close it. */
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	close(fd);
+	/* A port nobody listens on: take one, note it, close it. */
+	unsigned short port;
+	close(loopback_listen(1, &port));
 
 	char url[64];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(a.sin_port));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
 	struct jfs_http_config cfg = { .base_url = url, .max_retries = 2,
 				       .retry_budget_ms = 2000 };
 	struct jfs_http *http = http_new_ok(&cfg);
@@ -240,14 +222,7 @@ static void *scripted_serve(void *arg)
 		if (conn < 0)
 			return NULL;
 		char req[2048];
-		size_t n = 0;
-		while (n < sizeof(req) - 1 && !memmem(req, n, "\r\n\r\n", 4)) {
-			ssize_t got = read(conn, req + n, sizeof(req) - 1 - n);
-			if (got <= 0)
-				break;
-			n += (size_t)got;
-		}
-		req[n] = '\0';
+		size_t n = read_request_head(conn, req, sizeof(req));
 		if (ss->nrequests < 4)
 			memcpy(ss->requests[ss->nrequests++], req, n + 1);
 		size_t len = i == 0 && ss->len0 ? ss->len0 : strlen(ss->answers[i]);
@@ -260,17 +235,12 @@ static void *scripted_serve(void *arg)
 
 static void scripted_start(struct scripted *ss, const char *const *answers, size_t len0)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
+	unsigned short port;
 	memset(ss, 0, sizeof(*ss));
 	ss->answers = answers;
 	ss->len0 = len0;
-	ss->fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(ss->fd, 0);
-	ck_assert_int_eq(bind(ss->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(ss->fd, 8), 0);
-	ck_assert_int_eq(getsockname(ss->fd, (struct sockaddr *)&a, &alen), 0);
-	snprintf(ss->url, sizeof(ss->url), "http://127.0.0.1:%u", ntohs(a.sin_port));
+	ss->fd = loopback_listen(8, &port);
+	snprintf(ss->url, sizeof(ss->url), "http://127.0.0.1:%u", port);
 	ck_assert_int_eq(pthread_create(&ss->thread, NULL, scripted_serve, ss), 0);
 }
 
@@ -405,22 +375,28 @@ END_TEST
 /* ---- against the simulator ----------------------------------------------------- */
 
 static struct sim shared; /* one simulator for the tests that need no special flags */
+static const char *const shared_args[] = { "--jobs", "40", NULL };
 
-static void shared_start(void)
+/* One GET of path by a client of its own while the shared simulator injects the fault
+ * spec: checks the status it answered at last, and returns the client's counters and
+ * (when e is not NULL) the error the request left. */
+static struct jfs_http_counters get_under_fault(const char *spec, const char *path,
+						long status, struct jfs_error *e)
 {
-	static const char *const args[] = { "--jobs", "40", NULL };
-	if (sim_start(&shared, args) != 0)
-		ck_abort_msg("ontap-sim did not start");
-}
+	struct jfs_http *http = http_for(shared.url);
+	struct jfs_http_response resp;
+	struct jfs_error local = { 0 };
+	struct jfs_http_counters c;
 
-static void shared_stop(void)
-{
-	sim_stop(&shared);
-}
-
-static void shared_clean(void)
-{
-	sim_clean(&shared);
+	if (!e)
+		e = &local;
+	sim_faults(&shared, spec);
+	ck_assert_int_eq(jfs_http_get(http, path, &resp, e), 0);
+	ck_assert_int_eq(resp.status, status);
+	jfs_http_response_free(&resp);
+	jfs_http_counters_get(http, &c);
+	jfs_http_free(http);
+	return c;
 }
 
 START_TEST(plain_get)
@@ -490,38 +466,20 @@ END_TEST
 
 START_TEST(retry_5xx_then_success)
 {
-	struct jfs_http *http = http_for(shared.url);
-	struct jfs_http_response resp;
-	struct jfs_error e = { 0 };
-	struct jfs_http_counters c;
-
-	sim_faults(&shared, "status=503*2");
-	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
-	ck_assert_int_eq(resp.status, 200);
-	jfs_http_response_free(&resp);
-	jfs_http_counters_get(http, &c);
+	struct jfs_http_counters c = get_under_fault("status=503*2", JOBS "?max_records=1", 200,
+						     NULL);
 	ck_assert_uint_eq(c.retries, 2);
 	ck_assert_uint_eq(c.http_5xx, 2);
 	ck_assert_uint_eq(c.requests, 3);
 	ck_assert_int_eq(sim_total(&shared), 3);
-	jfs_http_free(http);
 }
 END_TEST
 
 START_TEST(retry_429)
 {
-	struct jfs_http *http = http_for(shared.url);
-	struct jfs_http_response resp;
-	struct jfs_error e = { 0 };
-	struct jfs_http_counters c;
-
-	sim_faults(&shared, "status=429*1");
-	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
-	ck_assert_int_eq(resp.status, 200);
-	jfs_http_response_free(&resp);
-	jfs_http_counters_get(http, &c);
+	struct jfs_http_counters c = get_under_fault("status=429*1", JOBS "?max_records=1", 200,
+						     NULL);
 	ck_assert_uint_eq(c.retries, 1);
-	jfs_http_free(http);
 }
 END_TEST
 
@@ -551,45 +509,26 @@ START_TEST(client_errors_not_retried)
 	static const char *const specs[] = { "status=400", "status=403", "status=404" };
 	static const long codes[] = { 400, 403, 404 };
 	for (size_t i = 0; i < 3; i++) {
-		struct jfs_http *http = http_for(shared.url);
-		struct jfs_http_response resp;
-		struct jfs_error e = { 0 };
-		struct jfs_http_counters c;
-
 		sim_clean(&shared);
-		sim_faults(&shared, specs[i]);
-		ck_assert_int_eq(jfs_http_get(http, JOBS, &resp, &e), 0);
-		ck_assert_int_eq(resp.status, codes[i]);
-		jfs_http_response_free(&resp);
-		jfs_http_counters_get(http, &c);
+		struct jfs_http_counters c = get_under_fault(specs[i], JOBS, codes[i], NULL);
 		ck_assert_uint_eq(c.requests, 1);
 		ck_assert_uint_eq(c.retries, 0);
 		ck_assert_uint_eq(c.http_4xx, 1);
 		ck_assert_int_eq(sim_total(&shared), 1);
-		jfs_http_free(http);
 	}
 }
 END_TEST
 
 START_TEST(reset_retried)
 {
-	struct jfs_http *http = http_for(shared.url);
-	struct jfs_http_response resp;
 	struct jfs_error e = { 0 };
-	struct jfs_http_counters c;
-
-	sim_faults(&shared, "reset*1");
-	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=2", &resp, &e), 0);
-	ck_assert_int_eq(resp.status, 200);
+	struct jfs_http_counters c = get_under_fault("reset*1", JOBS "?max_records=2", 200, &e);
 	/* The failed attempt leaves no error behind a request that succeeded. */
 	ck_assert_int_eq(e.err, 0);
 	ck_assert_str_eq(e.message, "");
-	jfs_http_response_free(&resp);
-	jfs_http_counters_get(http, &c);
 	ck_assert_uint_eq(c.retries, 1);
 	ck_assert_uint_eq(c.fail_reset, 1);
 	ck_assert_int_eq(sim_total(&shared), 2);
-	jfs_http_free(http);
 }
 END_TEST
 
@@ -809,22 +748,11 @@ END_TEST
  * certificate as CA bundle (also from CURL_CA_BUNDLE), or with insecure. */
 START_TEST(tls_verification)
 {
-	char dir[] = "/tmp/jobsfs-tls-XXXXXX", cert[64], key[64], cmd[512];
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-		 "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1",
-		 key, cert);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "tls_verification: openssl could not make a certificate\n");
+	struct tls_files tls;
+	if (tls_files_make(&tls) != 0)
 		return; /* nothing to test with */
-	}
-	const char *const args[] = { "--jobs", "3", "--tls-cert", cert, "--tls-key", key, NULL };
 	struct sim s;
-	ck_assert_int_eq(sim_start(&s, args), 0);
-	ck_assert_msg(strncmp(s.url, "https://", 8) == 0, "url %s", s.url);
+	sim_start_tls(&s, &tls, "3");
 
 	struct jfs_http_response resp;
 	struct jfs_error e = { 0 };
@@ -836,7 +764,7 @@ START_TEST(tls_verification)
 	ck_assert_msg(strncmp(e.message, "TLS: ", 5) == 0, "message %s", e.message);
 	jfs_http_free(http);
 
-	cfg.cacert = cert;
+	cfg.cacert = tls.cert;
 	http = http_new_ok(&cfg);
 	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
 	ck_assert_int_eq(resp.status, 200);
@@ -844,7 +772,7 @@ START_TEST(tls_verification)
 	jfs_http_free(http);
 
 	cfg.cacert = NULL;
-	setenv("CURL_CA_BUNDLE", cert, 1);
+	setenv("CURL_CA_BUNDLE", tls.cert, 1);
 	http = http_new_ok(&cfg);
 	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), 0);
 	jfs_http_response_free(&resp);
@@ -859,9 +787,7 @@ START_TEST(tls_verification)
 	jfs_http_free(http);
 
 	sim_stop(&s);
-	unlink(cert);
-	unlink(key);
-	rmdir(dir);
+	tls_files_remove(&tls);
 }
 END_TEST
 
@@ -884,10 +810,8 @@ int main(void)
 
 	bool sim = sim_available();
 	if (sim) {
-		TCase *tc = tcase_create("sim");
+		TCase *tc = sim_shared_tcase("sim", &shared, shared_args);
 		tcase_set_timeout(tc, 30);
-		tcase_add_unchecked_fixture(tc, shared_start, shared_stop);
-		tcase_add_checked_fixture(tc, shared_clean, NULL);
 		tcase_add_test(tc, plain_get);
 		tcase_add_test(tc, connections_reused);
 		tcase_add_test(tc, retry_5xx_then_success);
@@ -909,15 +833,5 @@ int main(void)
 		tcase_add_test(own, tls_verification);
 		suite_add_tcase(s, own);
 	}
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	if (failed)
-		return EXIT_FAILURE;
-	if (!sim) {
-		fprintf(stderr, "ontap-sim not available (ONTAP_SIM empty): simulator tests skipped\n");
-		return 77;
-	}
-	return EXIT_SUCCESS;
+	return run_suite(s, sim);
 }

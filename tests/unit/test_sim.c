@@ -24,41 +24,14 @@ struct resp {
 	size_t hlen;
 };
 
-struct sink {
-	char *data;
-	size_t len;
-};
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct sink *b = userdata;
-	size_t n = size * nmemb;
-	char *grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + b->len, ptr, n);
-	b->len += n;
-	grown[b->len] = '\0';
-	b->data = grown;
-	return n;
-}
-
 static struct resp http(const struct sim *s, const char *method, const char *path,
 			const char *userpwd)
 {
 	struct resp r = { .status = -1 };
-	struct sink body = { 0 }, hdr = { 0 };
-	char url[1 << 17];
-	CURL *h = curl_easy_init();
+	struct membuf body = { 0 }, hdr = { 0 };
+	CURL *h = sim_curl(s, method, path, 20L, &body);
 	ck_assert_ptr_nonnull(h);
-	snprintf(url, sizeof(url), "%s%s", s->url, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, membuf_collect);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &hdr);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L); /* the TLS test's self-signed cert */
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -751,29 +724,17 @@ END_TEST
 
 START_TEST(test_tls)
 {
-	char dir[] = "/tmp/test_sim_tls_XXXXXX", cmd[1024], cert[256], key[256];
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-		 "-keyout %s -out %s >/dev/null 2>&1", key, cert);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "openssl missing: TLS not checked\n");
-		return;
-	}
+	struct tls_files tls;
+	if (tls_files_make(&tls) != 0)
+		return; /* nothing to test with */
 	struct sim s;
-	const char *args[] = { "--jobs", "3", "--tls-cert", cert, "--tls-key", key, NULL };
-	start(&s, args);
-	ck_assert_int_eq(strncmp(s.url, "https://", 8), 0);
+	sim_start_tls(&s, &tls, "3");
 	struct resp r = http(&s, "GET", "/api/cluster/jobs?fields=*", NULL);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"num_records\":3"));
 	resp_free(&r);
 	sim_stop(&s);
-	unlink(cert);
-	unlink(key);
-	rmdir(dir);
+	tls_files_remove(&tls);
 }
 END_TEST
 
