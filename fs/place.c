@@ -23,12 +23,13 @@ void jfs_place_release(struct jfs_place *p)
 }
 
 /* Log an error that is about to reach a user: once, with the path asked for. Not
- * finding a name is ordinary (shells and tools probe), so ENOENT is debug only. */
+ * finding a name is ordinary (shells and tools probe), so ENOENT is debug only, and
+ * so is the failure of a fetch that another request made and logged. */
 void jfs_place_log_failure(const struct jfs_inode *in, const char *child, int rc,
 			   const struct jfs_error *e)
 {
 	char path[PATH_LOG_MAX];
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT || e->repeated) {
 		jfs_debug("%s: %s", jfs_inode_path(in, child, path, sizeof(path)), e->message);
 		return;
 	}

@@ -131,6 +131,9 @@ struct job_entry {
 	int64_t negative_until_ms;	/* job == NULL: -ENOENT until then; 0: not negative */
 	uint64_t data_seq;		/* sequence number of the fetch the data came from */
 	struct inflight *inflight;	/* a GET in progress, or NULL */
+	struct inflight *failed;	/* the last GET, when it failed: its answer stands
+					 * until failed_until_ms (see failure_recall_locked) */
+	int64_t failed_until_ms;
 	struct job_entry *prev, *next;	/* LRU list; the store's sentinel is both ends */
 };
 
@@ -139,6 +142,8 @@ struct listing_entry {
 	struct jfs_listing *listing;	/* one reference; NULL before the first or once swept */
 	uint64_t data_seq;
 	struct inflight *inflight;
+	struct inflight *failed;	/* as a job entry's */
+	int64_t failed_until_ms;
 	/* Kept after the listing is swept, so the view's mtime stays put while its
 	 * names do: */
 	uint64_t names;			/* names_digest of the last listing */
@@ -344,6 +349,42 @@ static void inflight_finish_locked(struct inflight *inf, int err, const struct j
 	pthread_cond_broadcast(&inf->cond);
 }
 
+/* ---- remembered failures ------------------------------------------------------- *
+ * A failed fetch is answered again, without a request, for negative_ms (a second at
+ * most, never longer than ttl). The kernel asks twice when a lookup fails (to
+ * revalidate, then afresh), and a shell loop over a failing cluster would otherwise
+ * cost a whole retry budget and a log line per access. */
+
+static void failure_forget_locked(struct inflight **failed)
+{
+	if (*failed) {
+		inflight_release_locked(*failed);
+		*failed = NULL;
+	}
+}
+
+static void failure_keep_locked(struct jfs_store *s, struct inflight **failed, int64_t *until,
+				struct inflight *inf, int64_t now)
+{
+	failure_forget_locked(failed);
+	if (s->negative_ms <= 0)
+		return;
+	inf->users++;
+	*failed = inf;
+	*until = now + s->negative_ms;
+}
+
+/* The remembered failure (a new user of it), or NULL when none stands now. */
+static struct inflight *failure_recall_locked(struct inflight **failed, int64_t until,
+					      int64_t now)
+{
+	if (*failed && now >= until)
+		failure_forget_locked(failed);
+	if (*failed)
+		(*failed)->users++;
+	return *failed;
+}
+
 /* ---- job entries ---------------------------------------------------------------- */
 
 static void lru_unlink(struct job_entry *je)
@@ -415,6 +456,7 @@ static void job_entry_free_locked(struct jfs_store *s, struct job_entry *je)
 	ht_remove(&s->jobs, &je->h);
 	lru_unlink(je);
 	entry_drop_job_locked(s, je);
+	failure_forget_locked(&je->failed);
 	free(je); /* the key with it */
 }
 
@@ -596,9 +638,13 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 	}
 
 	struct inflight *inf = je->inflight;
+	bool fetcher = false;
 	if (inf) {
 		inflight_wait_locked(s, inf);
+	} else if ((inf = failure_recall_locked(&je->failed, je->failed_until_ms, now))) {
+		s->ctr.failures_recalled++;
 	} else {
+		fetcher = true;
 		inf = inflight_new();
 		if (!inf) {
 			if (!je->job && !je->negative_until_ms)
@@ -636,16 +682,22 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 			rc = entry_result_locked(s, je, done, rc, &inf->job);
 		inflight_finish_locked(inf, rc, &fe);
 		je->inflight = NULL;
-		if (!je->job && !je->negative_until_ms)
-			job_entry_free_locked(s, je); /* a failure leaves nothing to keep */
+		if (rc != 0 && rc != -ENOENT)
+			failure_keep_locked(s, &je->failed, &je->failed_until_ms, inf, done);
+		else
+			failure_forget_locked(&je->failed);
+		if (!je->job && !je->negative_until_ms && !je->failed)
+			job_entry_free_locked(s, je); /* nothing to keep */
 		evict_locked(s);
 	}
 
 	int rc = inf->err;
-	if (rc == 0)
+	if (rc == 0) {
 		*out = jfs_job_ref(inf->job);
-	else
+	} else {
 		*e = inf->error;
+		e->repeated = !fetcher;
+	}
 	inflight_release_locked(inf);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -689,6 +741,7 @@ static size_t jfs_query_count_or_zero(const struct jfs_query *q)
 static void listing_entry_free_locked(struct jfs_store *s, struct listing_entry *le)
 {
 	ht_remove(&s->listings, &le->h);
+	failure_forget_locked(&le->failed);
 	free(le->uuids);
 	jfs_listing_unref(le->listing);
 	free(le->h.key);
@@ -828,9 +881,13 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 	}
 
 	struct inflight *inf = le->inflight;
+	bool fetcher = false;
 	if (inf) {
 		inflight_wait_locked(s, inf);
+	} else if ((inf = failure_recall_locked(&le->failed, le->failed_until_ms, now))) {
+		s->ctr.failures_recalled++;
 	} else {
+		fetcher = true;
 		inf = inflight_new();
 		if (!inf) {
 			if (!le->listing && !le->changed_ms)
@@ -884,15 +941,21 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		jfs_listing_unref(l);
 		inflight_finish_locked(inf, rc, &fe);
 		le->inflight = NULL;
-		if (!le->listing && !le->changed_ms)
+		if (rc != 0)
+			failure_keep_locked(s, &le->failed, &le->failed_until_ms, inf, done);
+		else
+			failure_forget_locked(&le->failed);
+		if (!le->listing && !le->changed_ms && !le->failed)
 			listing_entry_free_locked(s, le);
 	}
 
 	int rc = inf->err;
-	if (rc == 0)
+	if (rc == 0) {
 		*out = jfs_listing_ref(inf->listing);
-	else
+	} else {
 		*e = inf->error;
+		e->repeated = !fetcher;
+	}
 	inflight_release_locked(inf);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -928,11 +991,14 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 				h = next;
 				continue;
 			}
+			if (le->failed && now >= le->failed_until_ms)
+				failure_forget_locked(&le->failed);
 			if (le->listing && now - le->listing->ready_ms >= s->ttl_ms) {
 				jfs_listing_unref(le->listing);
 				le->listing = NULL;
-			} else if (!le->listing && now - le->used_ms >= LISTING_ENTRY_IDLE_MS) {
-				listing_entry_free_locked(s, le);
+			} else if (!le->listing && !le->failed &&
+				   (!le->changed_ms || now - le->used_ms >= LISTING_ENTRY_IDLE_MS)) {
+				listing_entry_free_locked(s, le); /* nothing left worth keeping */
 			}
 			h = next;
 		}
@@ -945,6 +1011,8 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 			h = next;
 			if (je->inflight)
 				continue;
+			if (je->failed && now >= je->failed_until_ms)
+				failure_forget_locked(&je->failed);
 			if (je->job && job_scheduled(s, je->job, je->fetched_ms)) {
 				if (now >= expiry_at_ms(s, je->job)) {
 					s->ctr.expired++;
@@ -957,7 +1025,7 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 				 * the kernel to drop the pages it keeps, which it would
 				 * not do by itself when size and mtime stay the same
 				 * ("running" and "success" are both 8 bytes). */
-			} else if (now >= je->negative_until_ms) {
+			} else if (now >= je->negative_until_ms && !je->failed) {
 				job_entry_free_locked(s, je);
 			}
 		}

@@ -15,6 +15,8 @@ struct jfs_error {
 	char target[64];      /* ONTAP error target, e.g. "foo"; "" when none */
 	char message[512];    /* the cluster's message, or the transport's; "" when none */
 	char request[256];    /* e.g. "GET /api/cluster/jobs?state=failure" ("" if none) */
+	bool repeated;	      /* the answer of a fetch another caller made (shared, or
+			       * remembered for a moment): it logged the error already */
 };
 
 void jfs_error_clear(struct jfs_error *e);

@@ -8,7 +8,8 @@
  *    on the cluster's clock and is gone (-ENOENT) after that, whatever a listing still
  *    holds; an active job is fresh within ttl (counted, like a listing's, from when
  *    the fetch that brought it completed), then fetched again. A uuid the cache
- *    does not hold is fetched by GET; -ENOENT answers are cached briefly.
+ *    does not hold is fetched by GET; -ENOENT answers are cached briefly, and so are
+ *    failures (a second at most, never past ttl): the same error again, no request.
  *  - Concurrent misses on one key share one request; a slow answer never replaces
  *    the answer of a request that started after it.
  *  - The bytes of jobs held are capped (least recently used jobs that no cached
@@ -73,6 +74,8 @@ struct jfs_store_counters {
 	uint64_t list_hits;
 	uint64_t list_misses;	/* listing fetches sent */
 	uint64_t shared_waits;	/* misses that waited for another thread's request */
+	uint64_t failures_recalled; /* misses answered with the failure of a fetch made
+				     * moments before (see jfs_store_job) */
 	uint64_t evictions;	/* jobs dropped for the memory cap */
 	uint64_t expired;	/* finished jobs dropped at end_time + expiry */
 	uint64_t stale_drops;	/* answers not stored because a newer one was */

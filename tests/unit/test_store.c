@@ -800,10 +800,67 @@ START_TEST(rejected_view_is_einval)
 	ck_assert_ptr_null(l);
 	ck_assert_int_eq(e.http_status, 400);
 	ck_assert_ptr_nonnull(strstr(e.message, "bogus"));
+	ck_assert(!e.repeated); /* this call made the request: it logs */
+
+	/* Asked again at once (the kernel does, after a failed lookup): the same
+	 * answer, no request, marked as already logged. */
+	long before = sim_total();
+	jfs_error_clear(&e);
+	ck_assert_int_eq(jfs_store_listing(f.store, q, &l, &e), -EINVAL);
+	ck_assert_int_eq(e.http_status, 400);
+	ck_assert(e.repeated);
+	ck_assert_int_eq(sim_total(), before);
+
+	/* For a moment only; then the entry leaves nothing behind. */
+	advance_ms((int64_t)(TTL * 1000) + 10);
+	char **uuids;
+	size_t n;
+	ck_assert_int_eq(jfs_store_sweep(f.store, &uuids, &n), 0);
+	jfs_store_uuids_free(uuids, n);
 	struct jfs_store_counters c;
 	jfs_store_counters_get(f.store, &c);
-	ck_assert_uint_eq(c.listings, 0); /* a failure leaves nothing behind */
+	ck_assert_uint_eq(c.listings, 0);
+	ck_assert_uint_eq(c.failures_recalled, 1);
+	jfs_error_clear(&e);
+	ck_assert_int_eq(jfs_store_listing(f.store, q, &l, &e), -EINVAL);
+	ck_assert(!e.repeated);
+	ck_assert_int_gt(sim_total(), before);
 	jfs_query_free(q);
+	close_store(&f);
+}
+END_TEST
+
+/* A job whose GET failed is answered with that failure for a moment (no request, not
+ * logged again), then asked for again; recovery needs nothing more. */
+START_TEST(failed_fetch_remembered_for_a_moment)
+{
+	struct fixture f;
+	char *uuid = sim_create("running");
+	struct jfs_job *job = NULL;
+	struct jfs_error e;
+	open_store(&f, 0);
+	sim_faults(&sim, "status=503");
+	jfs_error_clear(&e);
+	ck_assert_int_eq(jfs_store_job(f.store, uuid, &job, &e), -EIO);
+	ck_assert_int_eq(e.http_status, 503);
+	ck_assert(!e.repeated);
+	long after_first = sim_total();
+	ck_assert_int_ge(after_first, 1);
+
+	jfs_error_clear(&e);
+	ck_assert_int_eq(jfs_store_job(f.store, uuid, &job, &e), -EIO);
+	ck_assert_int_eq(e.http_status, 503);
+	ck_assert(e.repeated);
+	ck_assert_int_eq(sim_total(), after_first);
+
+	advance_ms(1000 + 10); /* the moment is min(ttl, 1 s) */
+	ck_assert_int_eq(job_err(&f, uuid), -EIO);
+	ck_assert_int_gt(sim_total(), after_first);
+
+	ck_assert_int_eq(sim_request(&sim, "DELETE", "/_sim/faults", NULL, NULL), 204);
+	advance_ms(1000 + 10);
+	jfs_job_unref(job_ok(&f, uuid));
+	free(uuid);
 	close_store(&f);
 }
 END_TEST
@@ -869,6 +926,7 @@ int main(void)
 	tcase_add_test(tc, slow_answer_never_overwrites_newer);
 	tcase_add_test(tc, state_change_shows_after_ttl);
 	tcase_add_test(tc, listing_refresh_shows_change);
+	tcase_add_test(tc, failed_fetch_remembered_for_a_moment);
 	tcase_add_test(tc, unchanged_job_is_one_object);
 	tcase_add_test(tc, expired_job_is_gone);
 	tcase_add_test(tc, deleted_job_leaves_with_next_root_listing);
