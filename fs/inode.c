@@ -74,7 +74,7 @@ static void unname_locked(struct jfs_inodes *t, struct jfs_inode *in)
 static void remove_locked(struct jfs_inodes *t, struct jfs_inode *in)
 {
 	size_t mask = t->nbuckets - 1;
-	if (in->listing)
+	if (in->kind != JFS_INODE_FILE && in->listing)
 		for (struct jfs_inode **p = &t->dirs; *p; p = &(*p)->dir_next)
 			if (*p == in) {
 				*p = in->dir_next;
@@ -123,8 +123,10 @@ static void grow_locked(struct jfs_inodes *t)
 /* The strings of an inode live in its own allocation (see inode_new). */
 static void inode_free(struct jfs_inode *in)
 {
-	jfs_listing_unref(in->listing);
-	jfs_job_unref(in->version);
+	if (in->kind == JFS_INODE_FILE)
+		jfs_job_unref(in->version);
+	else
+		jfs_listing_unref(in->listing);
 	jfs_query_free(in->query);
 	free(in);
 }
@@ -315,7 +317,7 @@ int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *
 static bool same_file(const struct jfs_job *a, const struct jfs_node *fa,
 		      const struct jfs_job *b, const struct jfs_node *fb)
 {
-	return fa == fb || (fa->size == fb->size && memcmp(fa->data, fb->data, fa->size) == 0 &&
+	return fa == fb || (fa && fa->size == fb->size && memcmp(fa->data, fb->data, fa->size) == 0 &&
 			    jfs_job_mtime(a) == jfs_job_mtime(b));
 }
 
@@ -328,21 +330,19 @@ int jfs_inodes_link_file(struct jfs_inodes *t, struct jfs_inode *parent, const c
 
 	pthread_mutex_lock(&t->lock);
 	struct jfs_inode *in = named_locked(t, parent, name, h);
-	if (in && in->kind == JFS_INODE_FILE && same_file(in->version, in->file, version, file)) {
+	if (in && in->kind == JFS_INODE_FILE &&
+	    same_file(in->version, jfs_node_lookup(&in->version->root, in->path), version, file)) {
 		in->nlookup++;
 		if (version->seq > in->version->seq) { /* the same file: keep the newer job */
 			drop = in->version;
 			in->version = jfs_job_ref(version);
-			in->file = file;
 		}
 	} else {
 		if (in)
 			unname_locked(t, in); /* its readers keep their version */
 		in = add_locked(t, parent, name, h, JFS_INODE_FILE, NULL, NULL);
-		if (in) {
+		if (in)
 			in->version = jfs_job_ref(version);
-			in->file = file;
-		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	jfs_job_unref(drop); /* may free a job: outside the lock */
@@ -355,8 +355,8 @@ void jfs_inodes_file(struct jfs_inodes *t, struct jfs_inode *in, struct jfs_job 
 {
 	pthread_mutex_lock(&t->lock);
 	*version = jfs_job_ref(in->version);
-	*file = in->file;
 	pthread_mutex_unlock(&t->lock);
+	*file = jfs_node_lookup(&(*version)->root, in->path); /* there when it was linked */
 }
 
 struct jfs_listing *jfs_inodes_listing(struct jfs_inodes *t, struct jfs_inode *in)

@@ -93,7 +93,8 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 	case JFS_INODE_FILE:
 		/* One version, for good (see inode.h): no store, no network. */
 		jfs_inodes_file(m->inodes, in, &p->job, &p->node);
-		rc = 0;
+		rc = p->node ? 0 : jfs_error_set(&e, EIO, "job %s: no %s in its version", in->uuid,
+						 in->path);
 		break;
 	case JFS_INODE_JOB:
 	case JFS_INODE_NODE:
