@@ -125,11 +125,14 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 {
 	struct jfs_inode *parent = dh->p.in, *in;
 	bool is_job = dh->p.listing != NULL;
-	int rc = is_job ? jfs_inodes_link(m->inodes, parent, de->name, JFS_INODE_JOB,
-					  de->job->uuid, NULL, &in)
-		 : de->node->is_dir
-			 ? jfs_inodes_link(m->inodes, parent, de->name, JFS_INODE_NODE, NULL, NULL, &in)
-			 : jfs_inodes_link_file(m->inodes, parent, de->name, dh->p.job, de->node, &in);
+	int rc;
+	if (is_job)
+		rc = jfs_inodes_link(m->inodes, parent, de->name, JFS_INODE_JOB, de->job->uuid,
+				     NULL, &in);
+	else if (de->node->is_dir)
+		rc = jfs_inodes_link(m->inodes, parent, de->name, JFS_INODE_NODE, NULL, NULL, &in);
+	else
+		rc = jfs_inodes_link_file(m->inodes, parent, de->name, dh->p.job, de->node, &in);
 	if (rc != 0)
 		return rc;
 	memset(ep, 0, sizeof(*ep));

@@ -317,8 +317,10 @@ int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *
 static bool same_file(const struct jfs_job *a, const struct jfs_node *fa,
 		      const struct jfs_job *b, const struct jfs_node *fb)
 {
-	return fa == fb || (fa && fa->size == fb->size && memcmp(fa->data, fb->data, fa->size) == 0 &&
-			    jfs_job_mtime(a) == jfs_job_mtime(b));
+	if (fa == fb)
+		return true;
+	return fa && fa->size == fb->size && memcmp(fa->data, fb->data, fa->size) == 0 &&
+	       jfs_job_mtime(a) == jfs_job_mtime(b);
 }
 
 int jfs_inodes_link_file(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,

@@ -3,8 +3,8 @@
  * Every text that lands in a struct jfs_error comes from the cluster's body or the
  * transport, so it is treated as hostile: control bytes become spaces (one log line
  * stays one line), bytes that are not UTF-8 become '?', and a text too long for its
- * field is cut between characters and marked with "...". Nothing here allocates except the JSON parse of an
- * error body. */
+ * field is cut between characters and marked with "...". Nothing here allocates except
+ * the JSON parse of an error body. */
 #include "jobsfs/error.h"
 
 #include "jobsfs/log.h"

@@ -274,20 +274,27 @@ static struct jfs_listing *listing_new(const struct jfs_job_list *list, uint64_t
 	return l;
 }
 
-struct jfs_job *jfs_listing_find(const struct jfs_listing *l, const char *name)
+/* The slot of by_name holding the job named name (binary search), or NULL. */
+static struct jfs_job **by_name_slot(const struct jfs_listing *l, const char *name)
 {
 	size_t lo = 0, hi = l->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(name, l->by_name[mid]->name);
 		if (c == 0)
-			return l->by_name[mid];
+			return &l->by_name[mid];
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+struct jfs_job *jfs_listing_find(const struct jfs_listing *l, const char *name)
+{
+	struct jfs_job **slot = by_name_slot(l, name);
+	return slot ? *slot : NULL;
 }
 
 /* A digest of the listing's names, to tell whether entries came or went. */
@@ -775,19 +782,8 @@ static void fill_jobs_locked(struct jfs_store *s, struct jfs_listing *l, uint64_
 		struct job_entry *je = job_entry_get_locked(s, job->uuid, true);
 		if (je)
 			set_job_locked(s, je, &l->jobs[i], seq, l->fetched_ms, l->ready_ms);
-		/* by_name holds the same pointers without a reference of its own. */
-		for (size_t lo = 0, hi = l->n; l->jobs[i] != job && lo < hi;) {
-			size_t mid = lo + (hi - lo) / 2;
-			int c = strcmp(job->name, l->by_name[mid]->name);
-			if (c == 0) {
-				l->by_name[mid] = l->jobs[i];
-				break;
-			}
-			if (c < 0)
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
+		if (l->jobs[i] != job) /* by_name holds the same pointers, unreferenced */
+			*by_name_slot(l, job->name) = l->jobs[i];
 		jfs_job_unref(job);
 	}
 	evict_locked(s);
@@ -997,7 +993,8 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 				jfs_listing_unref(le->listing);
 				le->listing = NULL;
 			} else if (!le->listing && !le->failed &&
-				   (!le->changed_ms || now - le->used_ms >= LISTING_ENTRY_IDLE_MS)) {
+				   (!le->changed_ms ||
+				    now - le->used_ms >= LISTING_ENTRY_IDLE_MS)) {
 				listing_entry_free_locked(s, le); /* nothing left worth keeping */
 			}
 			h = next;

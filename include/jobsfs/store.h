@@ -95,8 +95,9 @@ void jfs_store_free(struct jfs_store *s);
 int64_t jfs_store_now_ms(struct jfs_store *s);
 
 /* The listing of view q (NULL or empty: every job), fetched when absent or when ttl
- * has passed since its fetch completed. *out gets a reference (release with jfs_listing_unref). Returns 0 or negative
- * errno with e filled (e.g. -EINVAL for a query the cluster rejected). */
+ * has passed since its fetch completed. *out gets a reference (release with
+ * jfs_listing_unref). Returns 0 or negative errno with e filled (e.g. -EINVAL for a
+ * query the cluster rejected). */
 int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		      struct jfs_listing **out, struct jfs_error *e);
 
