@@ -138,7 +138,8 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 	memset(ep, 0, sizeof(*ep));
 	ep->ino = in->ino;
 	ep->generation = 1;
-	jfs_node_attr_fill(m, in->ino, de->job, de->node, &ep->attr);
+	if (is_job || de->node->is_dir)
+		jfs_node_attr_fill(m, in->ino, de->job, de->node, &ep->attr);
 	if (is_job) {
 		double life = jfs_view_has_fields(parent)
 				      ? jfs_store_listing_life(m->store, dh->p.listing)
@@ -148,6 +149,13 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 	} else {
 		ep->entry_timeout = dh->p.life;
 		ep->attr_timeout = jfs_node_attr_timeout(de->node, dh->p.life);
+		if (!de->node->is_dir) { /* the version the inode shows */
+			struct jfs_job *version;
+			const struct jfs_node *file;
+			jfs_inodes_file(m->inodes, in, &version, &file);
+			jfs_node_attr_fill(m, in->ino, version, file, &ep->attr);
+			jfs_job_unref(version);
+		}
 	}
 	return 0;
 }
@@ -177,6 +185,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct dir_handle now, *dh = (struct dir_handle *)(uintptr_t)fi->fh;
 	char *buf;
 	size_t pos = 0;
+	/* readdirplus: the inodes whose lookup count an entry in buf raised, to be given
+	 * back if the kernel never gets buf. An entry takes more than 128 bytes (its
+	 * struct fuse_entry_out alone), so size / 128 bound them. */
+	fuse_ino_t *linked = NULL;
+	size_t nlinked = 0;
 
 	if (!dh) {
 		int rc = dir_now(m, ino, off, &now);
@@ -187,7 +200,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		dh = &now;
 	}
 	buf = malloc(size);
-	if (!buf) {
+	if (plus)
+		linked = malloc((size / 128 + 1) * sizeof(*linked));
+	if (!buf || (plus && !linked)) {
+		free(buf);
+		free(linked);
 		if (dh == &now)
 			jfs_place_release(&now.p);
 		fuse_reply_err(req, ENOMEM);
@@ -216,6 +233,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				if (rc != 0) {
 					if (pos == 0) {
 						free(buf);
+						free(linked);
 						if (dh == &now)
 							jfs_place_release(&now.p);
 						fuse_reply_err(req, -rc);
@@ -241,9 +259,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		}
 		pos += need;
+		if (plus && ep.ino)
+			linked[nlinked++] = ep.ino;
 	}
-	fuse_reply_buf(req, buf, pos);
+	if (fuse_reply_buf(req, buf, pos) != 0) /* interrupted: the kernel saw none */
+		for (size_t i = 0; i < nlinked; i++)
+			jfs_inodes_forget(m->inodes, linked[i], 1);
 	free(buf);
+	free(linked);
 	if (dh == &now)
 		jfs_place_release(&now.p);
 }

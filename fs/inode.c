@@ -303,13 +303,13 @@ int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *
 		*out = in;
 		return 0;
 	}
-	if (in) /* a field that was a file is now a directory: a new inode */
-		unname_locked(t, in);
 	/* Built under the lock so that two racing lookups of one name make one inode. */
-	in = add_locked(t, parent, name, h, kind, uuid, query);
+	struct jfs_inode *made = add_locked(t, parent, name, h, kind, uuid, query);
+	if (made && in) /* a field that was a file is now a directory, or the other way */
+		unname_locked(t, in);
 	pthread_mutex_unlock(&t->lock);
-	*out = in;
-	return in ? 0 : -ENOMEM;
+	*out = made;
+	return made ? 0 : -ENOMEM;
 }
 
 /* What a file's attributes are made of besides the constant ones: its value (so its
@@ -332,19 +332,26 @@ int jfs_inodes_link_file(struct jfs_inodes *t, struct jfs_inode *parent, const c
 
 	pthread_mutex_lock(&t->lock);
 	struct jfs_inode *in = named_locked(t, parent, name, h);
-	if (in && in->kind == JFS_INODE_FILE &&
+	bool is_file = in && in->kind == JFS_INODE_FILE;
+	if (is_file &&
 	    same_file(in->version, jfs_node_lookup(&in->version->root, in->path), version, file)) {
 		in->nlookup++;
 		if (version->seq > in->version->seq) { /* the same file: keep the newer job */
 			drop = in->version;
 			in->version = jfs_job_ref(version);
 		}
+	} else if (is_file && in->version->seq > version->seq) {
+		/* The caller holds an older job than the name shows (a directory handle
+		 * opened before, a lookup that raced a newer one): the name stays. */
+		in->nlookup++;
 	} else {
-		if (in)
-			unname_locked(t, in); /* its readers keep their version */
-		in = add_locked(t, parent, name, h, JFS_INODE_FILE, NULL, NULL);
-		if (in)
-			in->version = jfs_job_ref(version);
+		struct jfs_inode *made = add_locked(t, parent, name, h, JFS_INODE_FILE, NULL, NULL);
+		if (made) {
+			made->version = jfs_job_ref(version);
+			if (in)
+				unname_locked(t, in); /* its readers keep their version */
+		}
+		in = made;
 	}
 	pthread_mutex_unlock(&t->lock);
 	jfs_job_unref(drop); /* may free a job: outside the lock */
@@ -449,7 +456,7 @@ long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct jfs_inode *in = t->by_ino[i]; in; in = in->ino_next) {
-			if (!in->uuid || (in->kind == JFS_INODE_FILE && !in->named) ||
+			if (!in->uuid ||
 			    !bsearch(in->uuid, uuids, nuuids, sizeof(*uuids), cmp_uuid))
 				continue;
 			if (n == cap) {

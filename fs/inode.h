@@ -14,8 +14,8 @@
  * as if the file had been replaced by rename: whoever still reads the old inode reads
  * the old version whole, and the next open gets the new one.
  *
- * Everything but nlookup/refs/the hash links (and a file's version, below) is
- * immutable once created, so request handlers read an inode without the lock. */
+ * What the table's lock guards is marked below; the rest is immutable once created,
+ * so request handlers read it without the lock. */
 #ifndef JOBSFS_FS_INODE_H
 #define JOBSFS_FS_INODE_H
 
@@ -85,15 +85,17 @@ struct jfs_inode *jfs_inodes_get(struct jfs_inodes *t, fuse_ino_t ino);
 
 /* The child `name` of parent, created when new (kind; uuid for JOB; query for VIEW,
  * whose ownership passes to the table either way), with its lookup count raised by
- * one. Returns 0 or -ENOMEM (query freed). */
+ * one. A name whose inode is of another kind (a field that was a file is now an
+ * object) gets a new inode. Returns 0 or -ENOMEM (query freed). */
 int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
 		    enum jfs_inode_kind kind, const char *uuid, struct jfs_query *query,
 		    struct jfs_inode **out);
 
 /* The inode of file `name` of parent (a job directory or a directory inside one) as
  * file, a node of version, is now: the inode the name has when it shows the same
- * value and mtime, else a new one that takes the name. Its lookup count is raised by
- * one. Returns 0 or -ENOMEM. */
+ * value and mtime (or a newer version of the job than the caller's), else a new one
+ * that takes the name. Its lookup count is raised by one; the attributes to give the
+ * kernel are its version's (jfs_inodes_file). Returns 0 or -ENOMEM. */
 int jfs_inodes_link_file(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
 			 struct jfs_job *version, const struct jfs_node *file,
 			 struct jfs_inode **out);
@@ -133,9 +135,10 @@ struct jfs_inode_ref {
 };
 
 /* Every inode of the jobs with these uuids (their directories in every view, and the
- * nodes inside; of files, the versions that hold their name), in one pass over the
- * table. uuids must be sorted (strcmp). *out is
- * malloc'd (free with jfs_inode_refs_free). Returns the count, or -ENOMEM. */
+ * nodes and files inside, the versions of files that lost their name included: the
+ * kernel may not have seen the version that took it), in one pass over the table.
+ * uuids must be sorted (strcmp). *out is malloc'd (free with jfs_inode_refs_free).
+ * Returns the count, or -ENOMEM. */
 long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 			struct jfs_inode_ref **out);
 void jfs_inode_refs_free(struct jfs_inode_ref *refs, size_t n);

@@ -1,8 +1,9 @@
 /* Housekeeping: about once a second, sweep the store (free expired jobs, stale
  * listings, old negative entries) and take back from the kernel what it keeps of jobs
- * that expired or changed: their names (inval_entry) and their attributes and pages
- * (inval_inode). Runs outside every lock: the notifications write to /dev/fuse and
- * the kernel may send requests (forget) while handling them. */
+ * that expired or changed: their names (inval_entry) and, of directories, their
+ * attributes and listings (inval_inode; a file's inode never changes, see inode.h).
+ * Runs outside every lock: the notifications write to /dev/fuse and the kernel may
+ * send requests (forget) while handling them. */
 #include "mount.h"
 
 #include <errno.h>

@@ -5,7 +5,8 @@
  *
  * Kernel caching follows the data: a finished job never changes until it expires, so
  * its names and attributes are kept until its expiry; active jobs and listings for
- * what remains of ttl, and the keeper takes back what changed. */
+ * what remains of ttl, and the keeper takes back what changed. A file's inode is one
+ * version of it (inode.h): its attributes are kept a day, its name as its job's. */
 #include "ops.h"
 
 #include <errno.h>
@@ -159,6 +160,10 @@ static void lookup_node(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 	}
 	p.in = in;
 	p.node = child;
+	if (!child->is_dir) { /* the version the inode shows (a newer one may hold the name) */
+		jfs_job_unref(p.job);
+		jfs_inodes_file(m->inodes, in, &p.job, &p.node);
+	}
 	reply_entry(req, m, &p, p.life);
 	jfs_place_release(&p);
 }

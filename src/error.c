@@ -109,6 +109,7 @@ int jfs_error_set(struct jfs_error *e, int err, const char *fmt, ...)
 		text[0] = '\0';
 	va_end(ap);
 	e->err = err;
+	e->repeated = false; /* a new error: its caller logs it */
 	/* text holds more than message can, so a text vsnprintf cut is cut again here,
 	 * safely and marked. */
 	COPY_FIELD(e->message, text, strlen(text));

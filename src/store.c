@@ -370,6 +370,15 @@ static void failure_forget_locked(struct inflight **failed)
 	}
 }
 
+/* Whether a short window (a negative answer, a remembered failure) that was to last
+ * until `until` on the store's clock is over at now. That clock can step back (the
+ * cluster's skew is learned after the window began, or the host's clock is set back):
+ * a window ending further ahead than it can ever last is over too. */
+static bool window_over(const struct jfs_store *s, int64_t until, int64_t now)
+{
+	return now >= until || until - now > s->negative_ms;
+}
+
 static void failure_keep_locked(struct jfs_store *s, struct inflight **failed, int64_t *until,
 				struct inflight *inf, int64_t now)
 {
@@ -382,10 +391,11 @@ static void failure_keep_locked(struct jfs_store *s, struct inflight **failed, i
 }
 
 /* The remembered failure (a new user of it), or NULL when none stands now. */
-static struct inflight *failure_recall_locked(struct inflight **failed, int64_t until,
+static struct inflight *failure_recall_locked(const struct jfs_store *s,
+					      struct inflight **failed, int64_t until,
 					      int64_t now)
 {
-	if (*failed && now >= until)
+	if (*failed && window_over(s, until, now))
 		failure_forget_locked(failed);
 	if (*failed)
 		(*failed)->users++;
@@ -556,16 +566,26 @@ static bool set_negative_locked(struct jfs_store *s, struct job_entry *je, uint6
 }
 
 /* Drop least recently used jobs that nobody else holds (no cached listing, no
- * reader) until the memory held is under the cap. */
+ * reader, no file inode the kernel keeps) until the memory held is under the cap.
+ * Each call passes over at most EVICT_HELD_MAX jobs held elsewhere: when those alone
+ * exceed the cap, a call costs that much, not a walk of every entry under the lock. */
+#define EVICT_HELD_MAX 64
 static void evict_locked(struct jfs_store *s)
 {
+	unsigned held = 0;
 	struct job_entry *je = s->lru.prev;
-	while (s->mem > s->mem_max && je != &s->lru) {
+	while (s->mem > s->mem_max && je != &s->lru && held < EVICT_HELD_MAX) {
 		struct job_entry *prev = je->prev;
 		if (je->job && !je->inflight &&
 		    __atomic_load_n(&je->job->refs, __ATOMIC_ACQUIRE) == 1) {
 			s->ctr.evictions++;
 			job_entry_free_locked(s, je);
+		} else if (je->job) {
+			/* In use (a listing, a reader, a file the kernel keeps): dropping
+			 * it frees nothing. To the recent end, so that the next call
+			 * looks at others. */
+			held++;
+			lru_touch(s, je);
 		}
 		je = prev;
 	}
@@ -581,7 +601,7 @@ static enum verdict job_entry_check(const struct jfs_store *s, const struct job_
 			return now >= expiry_at_ms(s, je->job) ? GONE : HIT;
 		return now - je->ready_ms < s->ttl_ms ? HIT : MISS;
 	}
-	if (je->negative_until_ms && now < je->negative_until_ms)
+	if (je->negative_until_ms && !window_over(s, je->negative_until_ms, now))
 		return GONE;
 	return MISS;
 }
@@ -648,7 +668,7 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 	bool fetcher = false;
 	if (inf) {
 		inflight_wait_locked(s, inf);
-	} else if ((inf = failure_recall_locked(&je->failed, je->failed_until_ms, now))) {
+	} else if ((inf = failure_recall_locked(s, &je->failed, je->failed_until_ms, now))) {
 		s->ctr.failures_recalled++;
 	} else {
 		fetcher = true;
@@ -773,8 +793,10 @@ static struct listing_entry *listing_entry_get_locked(struct jfs_store *s, const
 }
 
 /* Every job of a full listing refreshes its job entry (a later GET's answer wins).
- * l is nobody's yet: a job that did not change since the cache got it is swapped for
- * the object the cache holds. */
+ * No other thread has seen l yet (the store lock has been held since it was made), so
+ * a job that did not change since the cache got it is swapped for the object the
+ * cache holds, in jobs and in by_name (names are unique in a listing: the client
+ * drops repeated uuids, and a name is its uuid, encoded reversibly). */
 static void fill_jobs_locked(struct jfs_store *s, struct jfs_listing *l, uint64_t seq)
 {
 	for (size_t i = 0; i < l->n; i++) {
@@ -782,8 +804,9 @@ static void fill_jobs_locked(struct jfs_store *s, struct jfs_listing *l, uint64_
 		struct job_entry *je = job_entry_get_locked(s, job->uuid, true);
 		if (je)
 			set_job_locked(s, je, &l->jobs[i], seq, l->fetched_ms, l->ready_ms);
-		if (l->jobs[i] != job) /* by_name holds the same pointers, unreferenced */
-			*by_name_slot(l, job->name) = l->jobs[i];
+		struct jfs_job **slot = l->jobs[i] != job ? by_name_slot(l, job->name) : NULL;
+		if (slot) /* by_name holds the same pointers, unreferenced */
+			*slot = l->jobs[i];
 		jfs_job_unref(job);
 	}
 	evict_locked(s);
@@ -880,7 +903,7 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 	bool fetcher = false;
 	if (inf) {
 		inflight_wait_locked(s, inf);
-	} else if ((inf = failure_recall_locked(&le->failed, le->failed_until_ms, now))) {
+	} else if ((inf = failure_recall_locked(s, &le->failed, le->failed_until_ms, now))) {
 		s->ctr.failures_recalled++;
 	} else {
 		fetcher = true;
@@ -987,7 +1010,7 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 				h = next;
 				continue;
 			}
-			if (le->failed && now >= le->failed_until_ms)
+			if (le->failed && window_over(s, le->failed_until_ms, now))
 				failure_forget_locked(&le->failed);
 			if (le->listing && now - le->listing->ready_ms >= s->ttl_ms) {
 				jfs_listing_unref(le->listing);
@@ -1008,7 +1031,7 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 			h = next;
 			if (je->inflight)
 				continue;
-			if (je->failed && now >= je->failed_until_ms)
+			if (je->failed && window_over(s, je->failed_until_ms, now))
 				failure_forget_locked(&je->failed);
 			if (je->job && job_scheduled(s, je->job, je->fetched_ms)) {
 				if (now >= expiry_at_ms(s, je->job)) {
@@ -1022,7 +1045,7 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 				 * the kernel to drop the pages it keeps, which it would
 				 * not do by itself when size and mtime stay the same
 				 * ("running" and "success" are both 8 bytes). */
-			} else if (now >= je->negative_until_ms && !je->failed) {
+			} else if (window_over(s, je->negative_until_ms, now) && !je->failed) {
 				job_entry_free_locked(s, je);
 			}
 		}

@@ -855,7 +855,15 @@ START_TEST(failed_fetch_remembered_for_a_moment)
 
 	advance_ms(1000 + 10); /* the moment is min(ttl, 1 s) */
 	ck_assert_int_eq(job_err(&f, uuid), -EIO);
-	ck_assert_int_gt(sim_total(), after_first);
+	long after_second = sim_total();
+	ck_assert_int_gt(after_second, after_first);
+
+	/* The store's clock stepping back (a skew learned, the host's clock set back)
+	 * ends the moment rather than stretching it to minutes. */
+	advance_ms(-600 * 1000);
+	ck_assert_int_eq(job_err(&f, uuid), -EIO);
+	ck_assert_int_gt(sim_total(), after_second);
+	advance_ms(600 * 1000);
 
 	ck_assert_int_eq(sim_request(&sim, "DELETE", "/_sim/faults", NULL, NULL), 204);
 	advance_ms(1000 + 10);
