@@ -402,6 +402,28 @@ static struct inflight *failure_recall_locked(const struct jfs_store *s,
 	return *failed;
 }
 
+/* How a miss is answered (store lock held): by the fetch in flight in *slot (joined),
+ * by the failure remembered in *failed, or by a new fetch that the caller makes:
+ * *fetcher set, the new record in *slot and the fetch's sequence number in *seq.
+ * NULL when no record can be made (out of memory). */
+static struct inflight *miss_answer_locked(struct jfs_store *s, struct inflight **slot,
+					   struct inflight **failed, int64_t failed_until,
+					   int64_t now, bool *fetcher, uint64_t *seq)
+{
+	struct inflight *inf = *slot;
+	*fetcher = false;
+	if (inf) {
+		inflight_wait_locked(s, inf);
+	} else if ((inf = failure_recall_locked(s, failed, failed_until, now))) {
+		s->ctr.failures_recalled++;
+	} else if ((inf = inflight_new())) {
+		*fetcher = true;
+		*slot = inf;
+		*seq = ++s->seq;
+	}
+	return inf;
+}
+
 /* ---- job entries ---------------------------------------------------------------- */
 
 static void lru_unlink(struct job_entry *je)
@@ -664,23 +686,17 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 		break;
 	}
 
-	struct inflight *inf = je->inflight;
-	bool fetcher = false;
-	if (inf) {
-		inflight_wait_locked(s, inf);
-	} else if ((inf = failure_recall_locked(s, &je->failed, je->failed_until_ms, now))) {
-		s->ctr.failures_recalled++;
-	} else {
-		fetcher = true;
-		inf = inflight_new();
-		if (!inf) {
-			if (!je->job && !je->negative_until_ms)
-				job_entry_free_locked(s, je);
-			pthread_mutex_unlock(&s->lock);
-			return jfs_error_set(e, ENOMEM, "out of memory fetching job %s", uuid);
-		}
-		je->inflight = inf;
-		uint64_t seq = ++s->seq;
+	bool fetcher;
+	uint64_t seq = 0;
+	struct inflight *inf = miss_answer_locked(s, &je->inflight, &je->failed,
+						  je->failed_until_ms, now, &fetcher, &seq);
+	if (!inf) {
+		if (!je->job && !je->negative_until_ms && !je->failed)
+			job_entry_free_locked(s, je);
+		pthread_mutex_unlock(&s->lock);
+		return jfs_error_set(e, ENOMEM, "out of memory fetching job %s", uuid);
+	}
+	if (fetcher) {
 		s->ctr.job_misses++;
 		pthread_mutex_unlock(&s->lock);
 
@@ -899,23 +915,17 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		return 0;
 	}
 
-	struct inflight *inf = le->inflight;
-	bool fetcher = false;
-	if (inf) {
-		inflight_wait_locked(s, inf);
-	} else if ((inf = failure_recall_locked(s, &le->failed, le->failed_until_ms, now))) {
-		s->ctr.failures_recalled++;
-	} else {
-		fetcher = true;
-		inf = inflight_new();
-		if (!inf) {
-			if (!le->listing && !le->changed_ms)
-				listing_entry_free_locked(s, le);
-			pthread_mutex_unlock(&s->lock);
-			return jfs_error_set(e, ENOMEM, "out of memory fetching a listing");
-		}
-		le->inflight = inf;
-		uint64_t seq = ++s->seq;
+	bool fetcher;
+	uint64_t seq = 0;
+	struct inflight *inf = miss_answer_locked(s, &le->inflight, &le->failed,
+						  le->failed_until_ms, now, &fetcher, &seq);
+	if (!inf) {
+		if (!le->listing && !le->changed_ms && !le->failed)
+			listing_entry_free_locked(s, le);
+		pthread_mutex_unlock(&s->lock);
+		return jfs_error_set(e, ENOMEM, "out of memory fetching a listing");
+	}
+	if (fetcher) {
 		s->ctr.list_misses++;
 		pthread_mutex_unlock(&s->lock);
 
