@@ -150,6 +150,9 @@ static void say_unreachable(const char *url, int rc, const struct jfs_error *e)
 		fprintf(stderr, "jobsfs: %s: authentication failed (HTTP 401): %s\n", url, msg);
 	else if (e->http_status == 403)
 		fprintf(stderr, "jobsfs: %s: access denied (HTTP 403): %s\n", url, msg);
+	else if (e->http_status == 404 && !e->code[0]) /* a server, but no jobs API */
+		fprintf(stderr, "jobsfs: %s: no ONTAP jobs API there: %s answered HTTP 404 (%s). "
+			"Is it the cluster's management address?\n", url, e->request, msg);
 	else if (e->http_status >= 300)
 		fprintf(stderr, "jobsfs: %s: the cluster answered HTTP %ld: %s\n", url,
 			e->http_status, msg);

@@ -62,6 +62,34 @@ struct jfs_http *jfs_client_http(struct jfs_client *c)
 
 /* ---- errors -------------------------------------------------------------------- */
 
+/* How much of an answer that is not ONTAP's is quoted in its error. */
+#define FOREIGN_QUOTE_MAX 100
+
+/* What answered when the body of an error is not ONTAP's (a proxy, a load balancer, a
+ * web server at the wrong address): its page's <title> when it has one, else the
+ * body's first bytes. jfs_error_set cleans what is quoted. */
+static void foreign_error(const struct jfs_http_response *r, int err, struct jfs_error *e)
+{
+	const char *text = r->body ? r->body : "";
+	size_t len = r->body ? r->len : 0;
+	const char *title = strcasestr(text, "<title>");
+
+	if (title) {
+		text = title + strlen("<title>");
+		const char *end = strchr(text, '<');
+		len = end ? (size_t)(end - text) : strlen(text);
+	}
+	while (len > 0 && (*text == ' ' || *text == '\n' || *text == '\r' || *text == '\t'))
+		text++, len--;
+	if (len == 0) {
+		jfs_error_set(e, err, "not ONTAP's answer (an empty body)");
+		return;
+	}
+	jfs_error_set(e, err, "not ONTAP's answer: \"%.*s%s\"",
+		      (int)(len < FOREIGN_QUOTE_MAX ? len : FOREIGN_QUOTE_MAX), text,
+		      len > FOREIGN_QUOTE_MAX ? "..." : "");
+}
+
 /* An HTTP answer that is not 2xx: the cluster's own error (code, message) when the
  * body is one, and the errno for it. */
 static int answer_error(const struct jfs_http_response *r, const char *path,
@@ -73,7 +101,7 @@ static int answer_error(const struct jfs_http_response *r, const char *path,
 	if (ontap)
 		e->err = err;
 	else
-		jfs_error_set(e, err, "HTTP %ld from the cluster", r->status);
+		foreign_error(r, err, e);
 	e->http_status = r->status;
 	jfs_error_set_request(e, "GET", path);
 	return -err;

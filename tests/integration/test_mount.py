@@ -15,6 +15,7 @@ Exit status: 0 all passed, 1 a case failed, 77 FUSE or the binaries are missing.
 import datetime
 import errno
 import grp
+import http.server
 import io
 import json
 import os
@@ -940,6 +941,7 @@ def assert_refused(jobsfs, mp, url, options, env, words, names=None):
     assert any(w.lower() in line.lower() for w in words), \
         "stderr %r names none of %s" % (line, words)
     assert not harness.mounted(mp), "left a mount behind"
+    return line
 
 
 # ---------------------------------------------------------------------------------------
@@ -1039,6 +1041,29 @@ def credential_cases(jobsfs, sim_path, tmp):
         status, _, _ = s.request("GET", "/api/cluster/jobs", auth=("admin", pw))
         assert status == 200, "the sim answers %d with good credentials" % status
 
+    def not_a_cluster():
+        """A web server that is not a cluster: the line says so and quotes its page."""
+        class Page(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b"<html><head><title>Welcome to nginx!</title></head></html>"
+                self.send_response(404)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            line = assert_refused(jobsfs, mp, "http://127.0.0.1:%d" % srv.server_address[1],
+                                  ["timeout=5"], {}, ["no ONTAP jobs API there"])
+            assert '"Welcome to nginx!"' in line, "the page's title not quoted: %r" % line
+        finally:
+            srv.shutdown()
+            srv.server_close()
+
     user = ["user=admin", "timeout=5"]
     return [
         ("auth: the sim demands credentials", sim_checks_auth),
@@ -1056,6 +1081,7 @@ def credential_cases(jobsfs, sim_path, tmp):
         ("unreachable cluster refused",
          lambda: refused("http://127.0.0.1:%d" % harness.closed_port(), ["timeout=5"], {},
                          ["cannot connect", "connection refused", "connect"])),
+        ("a web server that is not a cluster refused", not_a_cluster),
     ]
 
 

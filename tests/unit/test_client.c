@@ -574,6 +574,7 @@ struct canned {
 	unsigned short port;
 	pthread_t thread;
 	const char *const *routes; /* path, body, path, body, ..., NULL */
+	const char *missing;	   /* the body of a 404, for any other path */
 	char url[64];
 };
 
@@ -600,20 +601,30 @@ static void *canned_serve(void *arg)
 		int hl = snprintf(head, sizeof(head),
 				  "HTTP/1.1 %s\r\nContent-Type: application/hal+json\r\n"
 				  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-				  body ? "200 OK" : "404 Not Found", body ? strlen(body) : 2);
+				  body ? "200 OK" : "404 Not Found",
+				  strlen(body ? body : cs->missing));
+		if (!body)
+			body = cs->missing;
 		if (write(conn, head, (size_t)hl) < 0 ||
-		    write(conn, body ? body : "{}", body ? strlen(body) : 2) < 0)
+		    (body[0] && write(conn, body, strlen(body)) < 0))
 			fprintf(stderr, "canned server: write failed\n");
 		close(conn);
 	}
 }
 
-static void canned_start(struct canned *cs, const char *const *routes)
+static void canned_start_missing(struct canned *cs, const char *const *routes,
+				 const char *missing)
 {
 	cs->routes = routes;
+	cs->missing = missing;
 	cs->fd = loopback_listen(16, &cs->port);
 	snprintf(cs->url, sizeof(cs->url), "http://127.0.0.1:%u", cs->port);
 	ck_assert_int_eq(pthread_create(&cs->thread, NULL, canned_serve, cs), 0);
+}
+
+static void canned_start(struct canned *cs, const char *const *routes)
+{
+	canned_start_missing(cs, routes, "{}");
 }
 
 static void canned_stop(struct canned *cs)
@@ -765,6 +776,42 @@ START_TEST(next_links_not_followed)
 }
 END_TEST
 
+/* An error answer that is not ONTAP's (a proxy's page, a web server at the wrong
+ * address) is quoted in the error: its <title>, else its first bytes, cleaned and cut. */
+START_TEST(foreign_error_quoted)
+{
+	char long_body[151], long_message[160];
+	memset(long_body, 'a', 150);
+	long_body[150] = '\0';
+	snprintf(long_message, sizeof(long_message), "not ONTAP's answer: \"%.100s...\"",
+		 long_body);
+	const struct {
+		const char *body, *message;
+	} cases[] = {
+		{ "<html><head>\n<TITLE>\n  502 Bad Gateway</title></head><body>x</body></html>",
+		  "not ONTAP's answer: \"502 Bad Gateway\"" },
+		{ "{}", "not ONTAP's answer: \"{}\"" },
+		{ "", "not ONTAP's answer (an empty body)" },
+		{ "  line one\nline\x01two", "not ONTAP's answer: \"line one line two\"" },
+		{ long_body, long_message },
+	};
+	const char *const routes[] = { NULL };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct canned cs;
+		canned_start_missing(&cs, routes, cases[i].body);
+		struct jfs_client *c = client_for(cs.url, 0);
+		struct jfs_job_list list;
+		struct jfs_error e = { 0 };
+		ck_assert_int_eq(jfs_client_list(c, NULL, &list, &e), -ENOENT);
+		ck_assert_int_eq(e.http_status, 404);
+		ck_assert_str_eq(e.code, "");
+		ck_assert_str_eq(e.message, cases[i].message);
+		jfs_client_free(c);
+		canned_stop(&cs);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -775,6 +822,7 @@ int main(void)
 	tcase_add_test(local, many_duplicates_hash_set);
 	tcase_add_test(local, next_link_cycle_stops);
 	tcase_add_test(local, next_links_not_followed);
+	tcase_add_test(local, foreign_error_quoted);
 	suite_add_tcase(s, local);
 
 	bool sim = sim_available();
