@@ -27,6 +27,7 @@
 #include "jobsfs/query.h"
 #include "jobsfs/store.h"
 #include "options.h"
+#include "stop.h"
 
 /* libfuse's messages, into jobsfs's log: to syslog too once daemonized (libfuse's
  * own handler writes to stderr, which is /dev/null by then). libfuse writes some
@@ -205,6 +206,11 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 
 	if (fuse_set_signal_handlers(m->se) != 0)
 		goto out_session;
+	int err = jfs_stop_signals_chain(m->client);
+	if (err != 0) {
+		fprintf(stderr, "jobsfs: cannot set the signal handlers: %s\n", strerror(-err));
+		goto out_signals;
+	}
 	if (fuse_session_mount(m->se, fo->mountpoint) != 0)
 		goto out_signals;
 	if (fuse_daemonize(fo->foreground) != 0)
@@ -241,6 +247,7 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 out_unmount:
 	fuse_session_unmount(m->se);
 out_signals:
+	jfs_stop_signals_unchain();
 	fuse_remove_signal_handlers(m->se);
 out_session:
 	fuse_session_destroy(m->se);

@@ -60,6 +60,11 @@ struct jfs_http *jfs_client_http(struct jfs_client *c)
 	return c->http;
 }
 
+void jfs_client_stop(struct jfs_client *c)
+{
+	jfs_http_stop(c->http);
+}
+
 /* ---- errors -------------------------------------------------------------------- */
 
 /* How much of an answer that is not ONTAP's is quoted in its error. */

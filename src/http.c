@@ -46,6 +46,10 @@
 #define POOL_MAX_IDLE 32    /* idle handles kept; more are cleaned up on give-back */
 #define SKEW_SAMPLES 9	    /* Date samples the skew estimate is the median of */
 #define BODY_FIRST_ALLOC 16384
+#define STOP_POLL_MS 50L    /* how often a back-off looks whether jfs_http_stop came */
+
+/* jfs_http_stop may run in a signal handler: its store must not take a lock. */
+_Static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "atomic_bool must be lock-free");
 
 /* One pooled easy handle, with the error buffer libcurl writes into. */
 struct pooled {
@@ -91,6 +95,9 @@ struct jfs_http {
 	size_t nsamples, next_sample;
 	_Atomic int64_t skew_ms;
 
+	/* Set once by jfs_http_stop (maybe in a signal handler), read without a lock. */
+	atomic_bool stopped;
+
 	/* Counters: relaxed atomics, no lock (a get is not a snapshot across fields). */
 	struct {
 		_Atomic uint64_t requests, connections, reused, retries, fail_connect,
@@ -133,6 +140,33 @@ static void sleep_ms(int64_t ms)
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 	while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+static bool stopped(const struct jfs_http *http)
+{
+	return atomic_load_explicit(&http->stopped, memory_order_relaxed);
+}
+
+/* Sleep ms, or less when jfs_http_stop comes meanwhile. */
+static void sleep_unless_stopped(const struct jfs_http *http, int64_t ms)
+{
+	int64_t end = mono_ms() + ms;
+	for (int64_t left = ms; left > 0 && !stopped(http); left = end - mono_ms())
+		sleep_ms(left < STOP_POLL_MS ? left : STOP_POLL_MS);
+}
+
+/* libcurl's progress callback, called about once a second or more often, even while
+ * nothing arrives: non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return stopped(arg) ? 1 : 0;
+}
+
+void jfs_http_stop(struct jfs_http *http)
+{
+	atomic_store_explicit(&http->stopped, true, memory_order_relaxed);
 }
 
 /* A uniform random number in [0, bound] for back-off jitter: xorshift64*, one state
@@ -359,6 +393,9 @@ static CURLcode handle_setup(struct jfs_http *http, struct pooled *p)
 			rc = curl_easy_setopt(c, opt, val);       \
 	} while (0)
 	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, http);
 	SET(CURLOPT_ERRORBUFFER, p->errbuf);
 	SET(CURLOPT_SHARE, http->share);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -709,7 +746,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 }
 
 /* How an attempt failed, for errno, counters and the retry decision. */
-enum failure { F_NONE, F_CONNECT, F_TIMEOUT, F_RESET, F_TLS, F_TOO_LARGE, F_NOMEM, F_OTHER };
+enum failure { F_NONE, F_CONNECT, F_TIMEOUT, F_RESET, F_TLS, F_TOO_LARGE, F_NOMEM, F_STOPPED,
+	       F_OTHER };
 
 static bool is_tls_error(CURLcode rc)
 {
@@ -750,6 +788,10 @@ static int map_curl_error(struct jfs_http *http, struct pooled *p, CURLcode rc,
 	if (t->oom || rc == CURLE_OUT_OF_MEMORY) {
 		*f = F_NOMEM;
 		return jfs_error_set(e, ENOMEM, "out of memory reading the answer");
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		*f = F_STOPPED;
+		return jfs_error_set(e, ECANCELED, "cancelled: jobsfs is stopping");
 	}
 	if (is_tls_error(rc)) {
 		*f = F_TLS;
@@ -904,6 +946,11 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		jfs_error_set_request(e, "GET", path);
 		return jfs_error_set(e, ENOMEM, "out of memory");
 	}
+	if (stopped(http)) {
+		free(url);
+		jfs_error_set_request(e, "GET", path);
+		return jfs_error_set(e, ECANCELED, "cancelled: jobsfs is stopping");
+	}
 	p = pool_take(http, &crc);
 	if (!p) {
 		free(url);
@@ -944,7 +991,7 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		} else {
 			free(t.buf);
 		}
-		if (!retryable(f, status) || tries >= http->max_retries)
+		if (!retryable(f, status) || tries >= http->max_retries || stopped(http))
 			break;
 
 		/* Back off: full jitter over 100 ms doubling, or what Retry-After asks. */
@@ -969,7 +1016,11 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		jfs_http_response_free(resp);
 		COUNT(http, retries, 1);
 		jfs_debug("GET %s: retry %d in %lld ms", path, tries + 1, (long long)wait);
-		sleep_ms(wait);
+		sleep_unless_stopped(http, wait);
+		if (stopped(http)) {
+			ret = jfs_error_set(&failure, ECANCELED, "cancelled: jobsfs is stopping");
+			break;
+		}
 	}
 	pool_give(http, p);
 	free(url);

@@ -50,4 +50,8 @@ int jfs_client_get(struct jfs_client *c, const char *uuid, struct jfs_job **out,
 
 struct jfs_http *jfs_client_http(struct jfs_client *c);
 
+/* Cancel the client's requests, now and from here on (jfs_http_stop): each fails
+ * with -ECANCELED. Safe in a signal handler. */
+void jfs_client_stop(struct jfs_client *c);
+
 #endif

@@ -63,10 +63,17 @@ void jfs_http_free(struct jfs_http *http);
  * the budget; never other 4xx. Returns 0 when an HTTP answer came (any status; resp
  * filled), or a negative errno when none did: -ETIMEDOUT, -ECONNREFUSED,
  * -EHOSTUNREACH, -ECONNRESET, -EIO (TLS and others; e says which), -EFBIG over
- * max_body. e->request and e->message are filled on failure. */
+ * max_body, -ECANCELED after jfs_http_stop. e->request and e->message are filled on
+ * failure. */
 int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_response *resp,
 		 struct jfs_error *e);
 void jfs_http_response_free(struct jfs_http_response *resp);
+
+/* Stop http's requests, now and from here on: an attempt under way ends within about
+ * a second (libcurl's progress callback), a back-off at once, and each, like every
+ * later jfs_http_get, fails with -ECANCELED. One lock-free atomic store, so a signal
+ * handler may call it: stopping the mount never waits out a stalled cluster. */
+void jfs_http_stop(struct jfs_http *http);
 
 /* True when url (absolute, or a path starting with '/') stays on base_url's scheme,
  * host and port. For an absolute url, *path gets a pointer to its path part. */

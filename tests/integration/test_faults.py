@@ -576,6 +576,56 @@ def gone_case(s):
     return case
 
 
+def stop_case(jobsfs, sim_path, tmp, sig):
+    """A stop signal while a request stalls: jobsfs cancels it and exits 0 at once,
+    nothing stays mounted, and the blocked call fails rather than hanging on. Without
+    the cancel, libfuse waits for its worker: the attempt, then every retry."""
+    def case():
+        name = "stop-" + signal.Signals(sig).name.lower()
+        s = Session(jobsfs, sim_path, tmp, name)
+        try:
+            s.warm()
+            s.fault("stall=60")
+            result = {}
+
+            def blocked():
+                t0 = time.monotonic()
+                try:
+                    os.listdir(s.p("state=running"))  # a new view: a request, stalled
+                    result["err"] = None
+                except OSError as e:
+                    result["err"] = e
+                result["took"] = time.monotonic() - t0
+            t = threading.Thread(target=blocked, daemon=True)
+            t.start()
+            time.sleep(1.0)
+            assert t.is_alive(), "the listing did not block on the stalled cluster"
+            t0 = time.monotonic()
+            s.mount.proc.send_signal(sig)
+            try:
+                rc = s.mount.proc.wait(REQUEST_BOUND)
+            except Exception:
+                rc = None
+            took = time.monotonic() - t0
+            assert rc == 0, "jobsfs after %s: exit %s: %s" % (
+                signal.Signals(sig).name, rc, s.mount.stderr())
+            assert took < 3.0, "jobsfs took %.1fs to exit on %s while a request stalled" % (
+                took, signal.Signals(sig).name)
+            t.join(5)
+            assert not t.is_alive(), "the blocked listing still hangs after jobsfs exited"
+            assert isinstance(result["err"], OSError), \
+                "the blocked listing succeeded against a stalled cluster"
+            assert not harness.mounted(s.mp), "still mounted after jobsfs exited"
+            log = s.mount.stderr()
+            for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+                assert bad not in log, "sanitizer report in jobsfs stderr:\n%s" % log
+        finally:
+            s.clear()
+            s.mount.unmount()
+            s.sim.stop()
+    return case
+
+
 def run_session(runner, name, make, cases):
     made = []
     runner.run(name + ": setup (sim + mount)", lambda: made.append(make()))
@@ -638,6 +688,10 @@ def main():
         ("401 while mounted (password changed): EACCES",
          password_changed_case(s, server_pw)),
     ])
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        runner.run("%s while the cluster stalls: exits at once" % signal.Signals(sig).name,
+                   stop_case(jobsfs, sim_path, tmp, sig))
 
     for note in sorted(NOTES):
         print("note: " + note, flush=True)

@@ -584,6 +584,47 @@ START_TEST(stall_times_out_within_budget)
 }
 END_TEST
 
+static void *stop_later(void *http)
+{
+	usleep(300 * 1000);
+	jfs_http_stop(http);
+	return NULL;
+}
+
+/* jfs_http_stop ends an attempt under way (within libcurl's progress interval, about
+ * a second) with -ECANCELED and no retry, and every later request without one. */
+START_TEST(stop_cancels_a_stalled_request)
+{
+	struct jfs_http_config cfg = { .base_url = shared.url, .timeout_ms = 10000,
+				       .retry_budget_ms = 10000 };
+	struct jfs_http *http = http_new_ok(&cfg);
+	struct jfs_http_response resp;
+	struct jfs_error e = { 0 };
+	struct jfs_http_counters c;
+	pthread_t t;
+
+	sim_faults(&shared, "stall=3"); /* unstopped, the answer would come after 3 s */
+	ck_assert_int_eq(pthread_create(&t, NULL, stop_later, http), 0);
+	double t0 = now_s();
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), -ECANCELED);
+	double took = now_s() - t0;
+	pthread_join(t, NULL);
+	ck_assert_msg(took >= 0.25 && took < 2.0, "took %.3f s", took);
+	ck_assert_ptr_null(resp.body);
+	ck_assert_int_eq(e.err, ECANCELED);
+	ck_assert_str_eq(e.request, "GET " JOBS "?max_records=1");
+	ck_assert_ptr_nonnull(strstr(e.message, "stopping"));
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.requests, 1);
+	ck_assert_uint_eq(c.retries, 0);
+
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), -ECANCELED);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.requests, 1); /* none made */
+	jfs_http_free(http);
+}
+END_TEST
+
 START_TEST(body_cap)
 {
 	struct jfs_http_config cfg = { .base_url = shared.url, .max_body = 1000 };
@@ -821,6 +862,7 @@ int main(void)
 		tcase_add_test(tc, reset_retried);
 		tcase_add_test(tc, truncated_retried);
 		tcase_add_test(tc, stall_times_out_within_budget);
+		tcase_add_test(tc, stop_cancels_a_stalled_request);
 		tcase_add_test(tc, body_cap);
 		tcase_add_test(tc, debug_log_has_no_credentials);
 		suite_add_tcase(s, tc);
