@@ -12,14 +12,16 @@ static const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
 #define NSTOP (sizeof(stop_signals) / sizeof(stop_signals[0]))
 
 /* Written by chain before the handlers go in and by unchain after they are out; read
- * only by the handler in between. */
-static struct jfs_client *stop_client;
+ * by the handler (atomic: a signal on another thread may come while unchain runs). */
+static struct jfs_client *_Atomic stop_client;
 static struct sigaction fuse_actions[NSTOP]; /* libfuse's, by stop_signals' index */
 static bool chained[NSTOP];
 
 static void on_stop_signal(int sig, siginfo_t *info, void *ctx)
 {
-	jfs_client_stop(stop_client); /* one atomic store */
+	struct jfs_client *c = stop_client; /* NULL once unchained (a late signal) */
+	if (c)
+		jfs_client_stop(c); /* one atomic store */
 	for (size_t i = 0; i < NSTOP; i++) {
 		if (stop_signals[i] != sig)
 			continue;

@@ -4,6 +4,7 @@
  * (http.c is thread-safe on its own). */
 #include "jobsfs/client.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,22 +71,38 @@ void jfs_client_stop(struct jfs_client *c)
 /* How much of an answer that is not ONTAP's is quoted in its error. */
 #define FOREIGN_QUOTE_MAX 100
 
+/* text[0..len) without the blanks around it. */
+static const char *trimmed(const char *text, size_t *len)
+{
+	while (*len > 0 && isspace((unsigned char)text[0]))
+		text++, (*len)--;
+	while (*len > 0 && isspace((unsigned char)text[*len - 1]))
+		(*len)--;
+	return text;
+}
+
 /* What answered when the body of an error is not ONTAP's (a proxy, a load balancer, a
  * web server at the wrong address): its page's <title> when it has one, else the
- * body's first bytes. jfs_error_set cleans what is quoted. */
+ * body's first line. Never more: a server that echoes the request would have our
+ * Authorization header on a later line. jfs_error_set cleans what is quoted. */
 static void foreign_error(const struct jfs_http_response *r, int err, struct jfs_error *e)
 {
-	const char *text = r->body ? r->body : "";
-	size_t len = r->body ? r->len : 0;
-	const char *title = strcasestr(text, "<title>");
+	const char *body = r->body ? r->body : ""; /* NUL-terminated (http.h) */
+	size_t len = 0;
+	const char *text = strcasestr(body, "<title");
 
-	if (title) {
-		text = title + strlen("<title>");
-		const char *end = strchr(text, '<');
-		len = end ? (size_t)(end - text) : strlen(text);
+	if (text && (text = strchr(text, '>'))) {
+		text++;
+		len = strcspn(text, "<");
+		text = trimmed(text, &len);
 	}
-	while (len > 0 && (*text == ' ' || *text == '\n' || *text == '\r' || *text == '\t'))
-		text++, len--;
+	if (len == 0) { /* no title, or an empty one */
+		len = strnlen(body, r->body ? r->len : 0);
+		text = trimmed(body, &len);
+		size_t line = strcspn(text, "\r\n");
+		if (line < len)
+			len = line;
+	}
 	if (len == 0) {
 		jfs_error_set(e, err, "not ONTAP's answer (an empty body)");
 		return;

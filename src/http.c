@@ -396,6 +396,11 @@ static CURLcode handle_setup(struct jfs_http *http, struct pooled *p)
 	SET(CURLOPT_NOPROGRESS, 0L);
 	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
 	SET(CURLOPT_XFERINFODATA, http);
+#if LIBCURL_VERSION_NUM >= 0x075700
+	/* An aborted transfer does not wait for a stalled name lookup to end (its thread
+	 * is left to finish alone): stopping stays prompt with a hostname URL too. */
+	SET(CURLOPT_QUICK_EXIT, 1L);
+#endif
 	SET(CURLOPT_ERRORBUFFER, p->errbuf);
 	SET(CURLOPT_SHARE, http->share);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -990,6 +995,10 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 			resp->date = t.date;
 		} else {
 			free(t.buf);
+		}
+		if (ret < 0 && stopped(http)) { /* whatever ended it, the caller asked */
+			ret = jfs_error_set(&failure, ECANCELED, "cancelled: jobsfs is stopping");
+			break;
 		}
 		if (!retryable(f, status) || tries >= http->max_retries || stopped(http))
 			break;

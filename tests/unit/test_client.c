@@ -777,7 +777,7 @@ START_TEST(next_links_not_followed)
 END_TEST
 
 /* An error answer that is not ONTAP's (a proxy's page, a web server at the wrong
- * address) is quoted in the error: its <title>, else its first bytes, cleaned and cut. */
+ * address) is quoted in the error: its <title>, else its first line, cleaned and cut. */
 START_TEST(foreign_error_quoted)
 {
 	char long_body[151], long_message[160];
@@ -788,11 +788,19 @@ START_TEST(foreign_error_quoted)
 	const struct {
 		const char *body, *message;
 	} cases[] = {
-		{ "<html><head>\n<TITLE>\n  502 Bad Gateway</title></head><body>x</body></html>",
+		{ "<html><head>\n<TITLE>\n  502 Bad Gateway </title></head><body>x</body></html>",
 		  "not ONTAP's answer: \"502 Bad Gateway\"" },
+		{ "<html><title lang=\"en\">Access denied</title></html>",
+		  "not ONTAP's answer: \"Access denied\"" },
+		{ "<html><title> </title></html>",
+		  "not ONTAP's answer: \"<html><title> </title></html>\"" },
 		{ "{}", "not ONTAP's answer: \"{}\"" },
 		{ "", "not ONTAP's answer (an empty body)" },
-		{ "  line one\nline\x01two", "not ONTAP's answer: \"line one line two\"" },
+		{ " \r\n ", "not ONTAP's answer (an empty body)" },
+		{ "  line\x01one\nline two", "not ONTAP's answer: \"line one\"" },
+		/* A server that echoes the request: the first line only, never a header. */
+		{ "GET /api/cluster/jobs HTTP/1.1\r\nAuthorization: Basic c2VjcmV0\r\n",
+		  "not ONTAP's answer: \"GET /api/cluster/jobs HTTP/1.1\"" },
 		{ long_body, long_message },
 	};
 	const char *const routes[] = { NULL };

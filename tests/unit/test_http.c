@@ -622,6 +622,21 @@ START_TEST(stop_cancels_a_stalled_request)
 	jfs_http_counters_get(http, &c);
 	ck_assert_uint_eq(c.requests, 1); /* none made */
 	jfs_http_free(http);
+
+	/* Stopped while an attempt is under way that then ends on its own (its 1 s
+	 * timeout comes before libcurl asks the progress callback again, about a second
+	 * after the first time): still -ECANCELED, and no retry. */
+	cfg.timeout_ms = 1000;
+	http = http_new_ok(&cfg);
+	ck_assert_int_eq(pthread_create(&t, NULL, stop_later, http), 0);
+	t0 = now_s();
+	ck_assert_int_eq(jfs_http_get(http, JOBS "?max_records=1", &resp, &e), -ECANCELED);
+	took = now_s() - t0;
+	pthread_join(t, NULL);
+	ck_assert_msg(took < 2.5, "took %.3f s", took);
+	jfs_http_counters_get(http, &c);
+	ck_assert_uint_eq(c.retries, 0);
+	jfs_http_free(http);
 }
 END_TEST
 
