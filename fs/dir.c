@@ -138,8 +138,15 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 	memset(ep, 0, sizeof(*ep));
 	ep->ino = in->ino;
 	ep->generation = 1;
-	if (is_job || de->node->is_dir)
-		jfs_node_attr_fill(m, in->ino, de->job, de->node, &ep->attr);
+	const struct jfs_job *job = de->job;
+	const struct jfs_node *node = de->node;
+	struct jfs_job *version = NULL;
+	if (!is_job && !node->is_dir) { /* the version the inode shows */
+		jfs_inodes_file(m->inodes, in, &version, &node);
+		job = version;
+	}
+	jfs_node_attr_fill(m, in->ino, job, node, &ep->attr);
+	jfs_job_unref(version);
 	if (is_job) {
 		double life = jfs_view_has_fields(parent)
 				      ? jfs_store_listing_life(m->store, dh->p.listing)
@@ -149,13 +156,6 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 	} else {
 		ep->entry_timeout = dh->p.life;
 		ep->attr_timeout = jfs_node_attr_timeout(de->node, dh->p.life);
-		if (!de->node->is_dir) { /* the version the inode shows */
-			struct jfs_job *version;
-			const struct jfs_node *file;
-			jfs_inodes_file(m->inodes, in, &version, &file);
-			jfs_node_attr_fill(m, in->ino, version, file, &ep->attr);
-			jfs_job_unref(version);
-		}
 	}
 	return 0;
 }

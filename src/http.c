@@ -169,6 +169,12 @@ void jfs_http_stop(struct jfs_http *http)
 	atomic_store_explicit(&http->stopped, true, memory_order_relaxed);
 }
 
+/* The error of a request that jfs_http_stop ended. */
+static int cancelled(struct jfs_error *e)
+{
+	return jfs_error_set(e, ECANCELED, "cancelled: jobsfs is stopping");
+}
+
 /* A uniform random number in [0, bound] for back-off jitter: xorshift64*, one state
  * per thread, seeded from the clock and the state's address. Not for secrets. */
 static int64_t jitter(int64_t bound)
@@ -796,7 +802,7 @@ static int map_curl_error(struct jfs_http *http, struct pooled *p, CURLcode rc,
 	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK) {
 		*f = F_STOPPED;
-		return jfs_error_set(e, ECANCELED, "cancelled: jobsfs is stopping");
+		return cancelled(e);
 	}
 	if (is_tls_error(rc)) {
 		*f = F_TLS;
@@ -951,11 +957,6 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		jfs_error_set_request(e, "GET", path);
 		return jfs_error_set(e, ENOMEM, "out of memory");
 	}
-	if (stopped(http)) {
-		free(url);
-		jfs_error_set_request(e, "GET", path);
-		return jfs_error_set(e, ECANCELED, "cancelled: jobsfs is stopping");
-	}
 	p = pool_take(http, &crc);
 	if (!p) {
 		free(url);
@@ -971,6 +972,10 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		enum failure f;
 		long timeout_ms = http->timeout_ms;
 
+		if (stopped(http)) { /* before the first attempt, or during a back-off */
+			ret = cancelled(&failure);
+			break;
+		}
 		/* A retry gets what is left of the budget at most, so that the whole
 		 * request ends within timeout + budget. */
 		if (deadline) {
@@ -997,7 +1002,7 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 			free(t.buf);
 		}
 		if (ret < 0 && stopped(http)) { /* whatever ended it, the caller asked */
-			ret = jfs_error_set(&failure, ECANCELED, "cancelled: jobsfs is stopping");
+			ret = cancelled(&failure);
 			break;
 		}
 		if (!retryable(f, status) || tries >= http->max_retries || stopped(http))
@@ -1026,10 +1031,6 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		COUNT(http, retries, 1);
 		jfs_debug("GET %s: retry %d in %lld ms", path, tries + 1, (long long)wait);
 		sleep_unless_stopped(http, wait);
-		if (stopped(http)) {
-			ret = jfs_error_set(&failure, ECANCELED, "cancelled: jobsfs is stopping");
-			break;
-		}
 	}
 	pool_give(http, p);
 	free(url);
