@@ -15,6 +15,7 @@
 #include "jobsfs/job.h"
 #include "jobsfs/log.h"
 #include "jobsfs/store.h"
+#include "push.h"
 
 /* An open directory: the listing or the job as they were at opendir, so that a
  * listing read in several calls is one consistent snapshot. */
@@ -262,6 +263,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (plus && ep.ino)
 			linked[nlinked++] = ep.ino;
 	}
+	/* The call that ends a job directory's stream (nothing left past off): the
+	 * kernel now holds its files' inodes, from the calls before. */
+	if (plus && !dh->p.listing && pos == 0 && off > 2)
+		jfs_push_dir_read(m, fuse_req_ctx(req)->pid, dh->p.in, dh->p.node,
+				  (size_t)(off - 2));
 	if (fuse_reply_buf(req, buf, pos) != 0) /* interrupted: the kernel saw none */
 		for (size_t i = 0; i < nlinked; i++)
 			jfs_inodes_forget(m->inodes, linked[i], 1);

@@ -14,6 +14,7 @@
 #include "jobsfs/job.h"
 #include "jobsfs/log.h"
 #include "jobsfs/store.h"
+#include "push.h"
 
 int jfs_open_init(struct jfs_mount *m)
 {
@@ -135,6 +136,7 @@ void jfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		node = p.node;
 	}
+	jfs_push_saw_read(jfs_mount_of(req), fuse_req_ctx(req)->pid, node->name);
 	if (off < 0 || (size_t)off >= node->size) {
 		fuse_reply_buf(req, NULL, 0);
 	} else {

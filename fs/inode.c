@@ -368,6 +368,25 @@ void jfs_inodes_file(struct jfs_inodes *t, struct jfs_inode *in, struct jfs_job 
 	*file = jfs_node_lookup(&(*version)->root, in->path); /* there when it was linked */
 }
 
+int jfs_inodes_named_file(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
+			  fuse_ino_t *ino, struct jfs_job **version,
+			  const struct jfs_node **file)
+{
+	uint64_t h = name_hash(parent->ino, name);
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	struct jfs_inode *in = named_locked(t, parent, name, h);
+	if (in && in->kind == JFS_INODE_FILE) {
+		*ino = in->ino;
+		*version = jfs_job_ref(in->version);
+		*file = jfs_node_lookup(&in->version->root, in->path);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
 struct jfs_listing *jfs_inodes_listing(struct jfs_inodes *t, struct jfs_inode *in)
 {
 	pthread_mutex_lock(&t->lock);

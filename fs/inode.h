@@ -104,6 +104,14 @@ int jfs_inodes_link_file(struct jfs_inodes *t, struct jfs_inode *parent, const c
 void jfs_inodes_file(struct jfs_inodes *t, struct jfs_inode *in, struct jfs_job **version,
 		     const struct jfs_node **file);
 
+/* The FILE inode that (parent, name) names now, for a notification about it: *ino,
+ * *version (a reference) and *file, the node in it. Returns 0, or -ENOENT when the
+ * name is no file's. The kernel may forget the inode meanwhile: numbers are never
+ * reused, so a notification about ino then finds nothing. */
+int jfs_inodes_named_file(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
+			  fuse_ino_t *ino, struct jfs_job **version,
+			  const struct jfs_node **file);
+
 /* The newest listing a ROOT or VIEW inode was served from (a reference, NULL when
  * none): what a readdir past offset 0 continues on, and what getattr answers from,
  * even once stale. */

@@ -28,6 +28,7 @@
 #include "jobsfs/query.h"
 #include "jobsfs/store.h"
 #include "options.h"
+#include "push.h"
 #include "stop.h"
 
 /* libfuse's messages, into jobsfs's log: to syslog too once daemonized (libfuse's
@@ -222,6 +223,8 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 		jfs_err("cannot start the housekeeping thread");
 		goto out_unmount;
 	}
+	if (jfs_push_start(m, fo->singlethread) != 0) /* a speed-up only: go on */
+		jfs_warn("out of memory: files will not be pushed to the page cache");
 	jfs_info("mounted %s", fo->mountpoint);
 
 	int rc;
@@ -231,6 +234,7 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 		if (!lc) {
 			jfs_err("out of memory");
+			jfs_push_stop(m);
 			jfs_keeper_stop(m);
 			goto out_unmount;
 		}
@@ -243,6 +247,7 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 		rc = fuse_session_loop_mt(m->se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
+	jfs_push_stop(m);
 	jfs_keeper_stop(m);
 	ret = rc < 0 ? 1 : 0;
 out_unmount:

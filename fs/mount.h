@@ -12,6 +12,7 @@
 struct jfs_client;
 struct jfs_store;
 struct jfs_inodes;
+struct jfs_pusher;
 
 /* An open file or directory; linked in the mount so that handles the kernel never
  * released (it may drop RELEASE at unmount) are freed at exit. */
@@ -40,6 +41,10 @@ struct jfs_mount {
 	pthread_cond_t keeper_cond;  /* signalled when either turns true */
 	bool keeper_stop;
 	bool keeper_kick;	     /* the store has changes to hand over now */
+
+	/* Pushing files to the page cache (push.c): set before the session loop
+	 * starts, cleared after it ends; NULL when pushing is off. Has its own lock. */
+	struct jfs_pusher *pusher;
 
 	/* Set by init (before any other request), then read-only: the kernel opens
 	 * files and directories itself, without asking (FUSE_CAP_NO_OPEN_SUPPORT,

@@ -17,7 +17,11 @@ through POST /_sim/clock, so nothing waits for a job's 300 s retention.
     every request asks the cluster, while the job is rewritten as fast as the sim
     takes it) is read whole: one of the values the job had, never cut to another's
     size (the soak found this, issue 6); an open file keeps its value, the name gets a
-    new inode (as if replaced by rename), the job's directory keeps its own.
+    new inode (as if replaced by rename), the job's directory keeps its own;
+  - files pushed to the page cache: `grep -r` over a fresh mount reads the same bytes
+    as with pushing off (JOBSFS_NO_PUSH) in under a third of the READ requests;
+    `find` (which reads no file) pushes nothing; `grep -r --include=message` gets
+    only messages pushed.
 What test_mount.py covers already (contents, views, faults, real-time expiry with
 expiry=3) is not repeated. Exit status: 0 passed, 1 failed, 77 skipped.
 """
@@ -25,6 +29,7 @@ expiry=3) is not repeated. Exit status: 0 passed, 1 failed, 77 skipped.
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -95,12 +100,12 @@ def gone(path):
 class Session:
     """ontap-sim (workload paused) and jobsfs over it."""
 
-    def __init__(self, jobsfs, sim_path, tmp, name, sim_args, options):
+    def __init__(self, jobsfs, sim_path, tmp, name, sim_args, options, env=None):
         self.sim = harness.Sim(sim_path, sim_args)
         self.sim.workload(paused=True)
         self.mp = os.path.join(tmp, name)
         os.mkdir(self.mp)
-        self.mount = harness.Mount(jobsfs, self.sim.url, self.mp, options)
+        self.mount = harness.Mount(jobsfs, self.sim.url, self.mp, options, env=env)
 
     def p(self, *parts):
         return os.path.join(self.mp, *parts)
@@ -349,6 +354,75 @@ def replaced_like_rename(jobsfs, sim_path, tmp):
         s.close()
 
 
+# ---- 4. files pushed to the page cache ---------------------------------------------
+
+PUSH_N = 80
+
+
+def log_text(mount):
+    """All jobsfs wrote to its log so far. pread: the file description is shared with
+    jobsfs, and a seek would move its writes."""
+    fd, chunks, off = mount.errlog.fileno(), [], 0
+    while True:
+        chunk = os.pread(fd, 1 << 20, off)
+        if not chunk:
+            return b"".join(chunks).decode("utf-8", "replace")
+        chunks.append(chunk)
+        off += len(chunk)
+
+
+def walk_counted(jobsfs, sim_path, tmp, name, argv, env=None):
+    """Run argv (with MOUNT for the mount point) on a fresh -d mount of PUSH_N jobs:
+    (its output with MOUNT for the mount point, READ requests, files pushed)."""
+    s = Session(jobsfs, sim_path, tmp, name, ["--jobs", str(PUSH_N)] + SIM_EXPIRY,
+                ["ttl=3600", "expiry=%d" % EXPIRY, "debug", "loglevel=debug"], env=env)
+    try:
+        r = subprocess.run([a.replace("MOUNT", s.mp) for a in argv], capture_output=True,
+                           env=C_ENV, timeout=120)
+        assert r.returncode in (0, 1), "%s: exit %d: %s" % (argv[0], r.returncode,
+                                                          r.stderr.decode()[-500:])
+        log = log_text(s.mount)
+        pushed = sum(int(n) for n in re.findall(r"pushed (\d+) files of inode", log))
+        return r.stdout.decode().replace(s.mp, "MOUNT"), log.count("opcode: READ "), pushed
+    finally:
+        s.close()
+
+
+def pushed_pages(jobsfs, sim_path, tmp):
+    grep = ["grep", "-r", "-c", "", "MOUNT"]  # every file read whole, its lines counted
+    out, reads, pushed = walk_counted(jobsfs, sim_path, tmp, "push-grep", grep)
+    ref, reads_ref, pushed_ref = walk_counted(jobsfs, sim_path, tmp, "push-off", grep,
+                                              env={"JOBSFS_NO_PUSH": "1"})
+    files = len(ref.splitlines())
+    print("  grep -r over %d jobs (%d files): %d READs with pushing, %d without; %d "
+          "files pushed" % (PUSH_N, files, reads, reads_ref, pushed))
+    assert out == ref, "grep -r read other contents with pushing than without"
+    assert files > 10 * PUSH_N, "only %d files: no test" % files
+    assert pushed_ref == 0, "JOBSFS_NO_PUSH set, yet %d files pushed" % pushed_ref
+    assert pushed < files, "%d files pushed of %d: more than were read" % (pushed, files)
+    assert reads_ref >= files, "%d READs for %d files without pushing" % (reads_ref, files)
+    # The first directory is read before jobsfs knows grep reads; the pusher may lose
+    # a race now and then (the kernel then asks as usual).
+    assert reads < reads_ref / 3, "%d READs with pushing, %d without" % (reads, reads_ref)
+    # A walk that reads nothing fills no page cache.
+    _, reads_find, pushed_find = walk_counted(jobsfs, sim_path, tmp, "push-find",
+                                              ["find", "MOUNT", "-type", "f"])
+    assert reads_find == 0 and pushed_find == 0, \
+        "find: %d READs, %d files pushed" % (reads_find, pushed_find)
+    # Only files of the names the walker reads: grep's --include=message reads one
+    # file a job, and gets no other file pushed.
+    grep_m = ["grep", "-r", "-c", "", "--include=message", "MOUNT"]
+    out_m, reads_m, pushed_m = walk_counted(jobsfs, sim_path, tmp, "push-message", grep_m)
+    messages = len(out_m.splitlines())  # a job's error/message too
+    print("  grep -r --include=message: %d files read, %d READs, %d files pushed" % (
+        messages, reads_m, pushed_m))
+    assert PUSH_N <= messages < files / 4, "grep -r --include=message read %d of %d " \
+        "files" % (messages, files)
+    assert pushed_m < messages <= reads_m + pushed_m, \
+        "grep -r --include=message over %d messages: %d files pushed, %d READs" % (
+            messages, pushed_m, reads_m)
+
+
 def main():
     jobsfs, sim_path = harness.binaries_or_skip()
     runner = harness.Runner(case_timeout=120)
@@ -369,6 +443,8 @@ def main():
                lambda: changing_size(jobsfs, sim_path, tmp))
     runner.run("a changed file is replaced as by rename: open readers keep their value",
                lambda: replaced_like_rename(jobsfs, sim_path, tmp))
+    runner.run("grep -r reads pushed pages; find pushes none",
+               lambda: pushed_pages(jobsfs, sim_path, tmp))
     return runner.finish()
 
 
