@@ -223,7 +223,9 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 		jfs_err("cannot start the housekeeping thread");
 		goto out_unmount;
 	}
-	if (jfs_push_start(m, fo->singlethread) != 0) /* a speed-up only: go on */
+	/* A push may wait for another process's READ, which another worker answers. */
+	bool one_worker = fo->singlethread || fo->max_threads < 2;
+	if (jfs_push_start(m, one_worker) != 0) /* a speed-up only: go on */
 		jfs_warn("out of memory: files will not be pushed to the page cache");
 	jfs_info("mounted %s", fo->mountpoint);
 

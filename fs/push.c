@@ -151,9 +151,9 @@ void jfs_push_dir_read(struct jfs_mount *m, pid_t pid, struct jfs_inode *dir,
 			  (unsigned long)dir->ino);
 }
 
-int jfs_push_start(struct jfs_mount *m, bool single_threaded)
+int jfs_push_start(struct jfs_mount *m, bool one_worker)
 {
-	if (single_threaded || getenv("JOBSFS_NO_PUSH"))
+	if (one_worker || getenv("JOBSFS_NO_PUSH"))
 		return 0;
 	struct jfs_pusher *p = calloc(1, sizeof(*p));
 	if (!p)

@@ -15,8 +15,8 @@
  * stream, before its reply: the walker cannot read those files yet (it has not seen
  * the end of the directory), so the store does not wait for pages it is filling. A
  * store waits for a page another process is reading at that moment (until its READ
- * is answered by another worker), so pushing needs the multi-threaded loop: with -s
- * it is off. */
+ * is answered by another worker), so pushing needs more than one worker: with -s or
+ * -o max_threads=1 it is off. */
 #ifndef JOBSFS_FS_PUSH_H
 #define JOBSFS_FS_PUSH_H
 
@@ -27,10 +27,10 @@
 #include "inode.h"
 #include "mount.h"
 
-/* Set up and free what pushing needs. Off (the calls below do nothing) with the
- * single-threaded loop, or when JOBSFS_NO_PUSH is set (for measurements). Returns 0
- * or -ENOMEM. */
-int jfs_push_start(struct jfs_mount *m, bool single_threaded);
+/* Set up and free what pushing needs. Off (the calls below do nothing) with one
+ * worker thread, or when JOBSFS_NO_PUSH is set (for measurements). Returns 0 or
+ * -ENOMEM. */
+int jfs_push_start(struct jfs_mount *m, bool one_worker);
 void jfs_push_stop(struct jfs_mount *m);
 
 /* The caller pid sent a READ of a file called name: it reads what it walks, and

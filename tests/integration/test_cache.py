@@ -20,7 +20,7 @@ through POST /_sim/clock, so nothing waits for a job's 300 s retention.
     new inode (as if replaced by rename), the job's directory keeps its own;
   - files pushed to the page cache: `grep -r` over a fresh mount reads the same bytes
     as with pushing off (JOBSFS_NO_PUSH) in under a third of the READ requests;
-    `find` (which reads no file) pushes nothing; `grep -r --include=message` gets
+    `find` (which reads no file) and a mount with one worker thread push nothing; `grep -r --include=message` gets
     only messages pushed.
 What test_mount.py covers already (contents, views, faults, real-time expiry with
 expiry=3) is not repeated. Exit status: 0 passed, 1 failed, 77 skipped.
@@ -371,11 +371,12 @@ def log_text(mount):
         off += len(chunk)
 
 
-def walk_counted(jobsfs, sim_path, tmp, name, argv, env=None):
+def walk_counted(jobsfs, sim_path, tmp, name, argv, env=None, options=()):
     """Run argv (with MOUNT for the mount point) on a fresh -d mount of PUSH_N jobs:
     (its output with MOUNT for the mount point, READ requests, files pushed)."""
     s = Session(jobsfs, sim_path, tmp, name, ["--jobs", str(PUSH_N)] + SIM_EXPIRY,
-                ["ttl=3600", "expiry=%d" % EXPIRY, "debug", "loglevel=debug"], env=env)
+                ["ttl=3600", "expiry=%d" % EXPIRY, "debug", "loglevel=debug"] + list(options),
+                env=env)
     try:
         r = subprocess.run([a.replace("MOUNT", s.mp) for a in argv], capture_output=True,
                            env=C_ENV, timeout=120)
@@ -409,6 +410,11 @@ def pushed_pages(jobsfs, sim_path, tmp):
                                               ["find", "MOUNT", "-type", "f"])
     assert reads_find == 0 and pushed_find == 0, \
         "find: %d READs, %d files pushed" % (reads_find, pushed_find)
+    # One worker: a push could wait for a READ that only that worker would answer.
+    out_1, reads_1, pushed_1 = walk_counted(jobsfs, sim_path, tmp, "push-one", grep,
+                                            options=["max_threads=1"])
+    assert out_1 == ref and pushed_1 == 0 and reads_1 >= files, \
+        "max_threads=1: %d files pushed, %d READs for %d files" % (pushed_1, reads_1, files)
     # Only files of the names the walker reads: grep's --include=message reads one
     # file a job, and gets no other file pushed.
     grep_m = ["grep", "-r", "-c", "", "--include=message", "MOUNT"]
