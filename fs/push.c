@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "jobsfs/clock.h"
 #include "jobsfs/job.h"
 #include "jobsfs/log.h"
 
@@ -34,13 +34,6 @@ struct jfs_pusher {
 	struct reader readers[READERS];
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The slot of pid, or NULL. */
 static struct reader *reader_locked(struct jfs_pusher *p, pid_t pid)
 {
@@ -63,7 +56,7 @@ void jfs_push_saw_read(struct jfs_mount *m, pid_t pid, const char *name)
 	struct jfs_pusher *p = m->pusher;
 	if (!p)
 		return;
-	int64_t now = mono_ms();
+	int64_t now = jfs_mono_ms();
 	pthread_mutex_lock(&p->lock);
 	struct reader *r = reader_locked(p, pid);
 	if (!r || r->until_ms <= now) {
@@ -89,7 +82,7 @@ void jfs_push_saw_read(struct jfs_mount *m, pid_t pid, const char *name)
 static bool wanted_locked(struct jfs_pusher *p, pid_t pid, const struct jfs_node *node,
 			  size_t n, bool *wanted)
 {
-	int64_t now = mono_ms();
+	int64_t now = jfs_mono_ms();
 	struct reader *r = reader_locked(p, pid);
 	if (!r || r->until_ms <= now)
 		return false;

@@ -32,6 +32,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "jobsfs/clock.h"
 #include "jobsfs/error.h"
 #include "jobsfs/log.h"
 #include "jobsfs/page.h"
@@ -121,13 +122,6 @@ static void global_init(void)
 
 /* ---- small helpers ------------------------------------------------------------- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t real_ms(void)
 {
 	struct timespec ts;
@@ -150,8 +144,8 @@ static bool stopped(const struct jfs_http *http)
 /* Sleep ms, or less when jfs_http_stop comes meanwhile. */
 static void sleep_unless_stopped(const struct jfs_http *http, int64_t ms)
 {
-	int64_t end = mono_ms() + ms;
-	for (int64_t left = ms; left > 0 && !stopped(http); left = end - mono_ms())
+	int64_t end = jfs_mono_ms() + ms;
+	for (int64_t left = ms; left > 0 && !stopped(http); left = end - jfs_mono_ms())
 		sleep_ms(left < STOP_POLL_MS ? left : STOP_POLL_MS);
 }
 
@@ -979,7 +973,7 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		/* A retry gets what is left of the budget at most, so that the whole
 		 * request ends within timeout + budget. */
 		if (deadline) {
-			int64_t left = deadline - mono_ms();
+			int64_t left = deadline - jfs_mono_ms();
 			if (left < timeout_ms)
 				timeout_ms = left > MIN_ATTEMPT_MS ? (long)left : MIN_ATTEMPT_MS;
 		}
@@ -987,7 +981,7 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		ret = attempt(http, p, url, path, timeout_ms, &t, &status, &retry_after_s, &f,
 			      &failure);
 		if (!deadline)
-			deadline = mono_ms() + http->retry_budget_ms;
+			deadline = jfs_mono_ms() + http->retry_budget_ms;
 
 		if (ret == 0) {
 			if (!t.buf && !(t.buf = calloc(1, 1))) {
@@ -1009,7 +1003,7 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 			break;
 
 		/* Back off: full jitter over 100 ms doubling, or what Retry-After asks. */
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - jfs_mono_ms();
 		int64_t wait;
 		if (left < MIN_ATTEMPT_MS)
 			break; /* the budget is spent */

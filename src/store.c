@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "jobsfs/client.h"
+#include "jobsfs/clock.h"
 #include "jobsfs/error.h"
 #include "jobsfs/http.h"
 #include "jobsfs/job.h"
@@ -200,13 +201,6 @@ int64_t jfs_store_now_ms(struct jfs_store *s)
 	return s->clock(s->clock_arg);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The cluster time a fetch started, from the time it completed (done_ms) and when it
  * started by the monotonic clock (mono_start_ms). Not the cluster time read at the
  * start: the first fetch is what teaches the default clock the cluster's skew, so a
@@ -214,7 +208,7 @@ static int64_t mono_ms(void)
  * behind, and every finished job would look seen after its expiry). */
 static int64_t fetch_start_ms(int64_t done_ms, int64_t mono_start_ms)
 {
-	return done_ms - (mono_ms() - mono_start_ms);
+	return done_ms - (jfs_mono_ms() - mono_start_ms);
 }
 
 /* ---- listings as values -------------------------------------------------------- */
@@ -702,7 +696,7 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 
 		struct jfs_job *job = NULL;
 		struct jfs_error fe;
-		int64_t mono_start = mono_ms();
+		int64_t mono_start = jfs_mono_ms();
 		jfs_error_clear(&fe);
 		int rc = jfs_client_get(s->client, uuid, &job, &fe);
 		int64_t done = jfs_store_now_ms(s);
@@ -933,7 +927,7 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		struct jfs_error fe;
 		struct jfs_listing *l = NULL;
 		bool full = !q || !jfs_query_get(q, JFS_QUERY_FIELDS);
-		int64_t mono_start = mono_ms();
+		int64_t mono_start = jfs_mono_ms();
 		jfs_error_clear(&fe);
 		int rc = jfs_client_list(s->client, q, &list, &fe);
 		int64_t done = jfs_store_now_ms(s);
