@@ -208,25 +208,26 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 
 	if (fuse_set_signal_handlers(m->se) != 0)
 		goto out_session;
-	int err = jfs_stop_signals_chain(m->client);
-	if (err != 0) {
-		fprintf(stderr, "jobsfs: cannot set the signal handlers: %s\n", strerror(-err));
-		goto out_signals;
-	}
 	if (fuse_session_mount(m->se, fo->mountpoint) != 0)
 		goto out_signals;
 	if (fuse_daemonize(fo->foreground) != 0)
 		goto out_unmount;
 	if (!fo->foreground) /* stderr is gone: log to syslog from here on */
 		jfs_log_init("jobsfs", log_level, JFS_LOG_SYSLOG);
+	/* Threads start after fuse_daemonize, which forks. */
 	if (jfs_keeper_start(m) != 0) {
 		jfs_err("cannot start the housekeeping thread");
 		goto out_unmount;
 	}
-	/* A push may wait for another process's READ, which another worker answers. */
-	bool one_worker = fo->singlethread || fo->max_threads < 2;
-	if (jfs_push_start(m, one_worker) != 0) /* a speed-up only: go on */
-		jfs_warn("out of memory: files will not be pushed to the page cache");
+	int err = jfs_push_start(m);
+	if (err != 0) /* a speed-up only: go on */
+		jfs_warn("cannot start the pusher thread (%s): files will not be pushed to the "
+			 "page cache", strerror(-err));
+	err = jfs_stop_start(m);
+	if (err != 0) {
+		jfs_err("cannot set the signal handlers: %s", strerror(-err));
+		goto out_threads;
+	}
 	jfs_info("mounted %s", fo->mountpoint);
 
 	int rc;
@@ -236,9 +237,8 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 		if (!lc) {
 			jfs_err("out of memory");
-			jfs_push_stop(m);
-			jfs_keeper_stop(m);
-			goto out_unmount;
+			jfs_stop_end();
+			goto out_threads;
 		}
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)fo->clone_fd);
 		/* UINT_MAX: not given, keep libfuse's defaults. */
@@ -249,13 +249,18 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 		rc = fuse_session_loop_mt(m->se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
-	jfs_push_stop(m);
-	jfs_keeper_stop(m);
+	/* A stop signal had the stopper end the pusher and the keeper while the workers
+	 * still answered. Otherwise the loop ended because the kernel's connection did
+	 * (an unmount): then their notifications fail at once, and stopping them here
+	 * waits on nothing. */
+	jfs_stop_end();
 	ret = rc < 0 ? 1 : 0;
+out_threads:
+	jfs_push_free(m);
+	jfs_keeper_stop(m);
 out_unmount:
 	fuse_session_unmount(m->se);
 out_signals:
-	jfs_stop_signals_unchain();
 	fuse_remove_signal_handlers(m->se);
 out_session:
 	fuse_session_destroy(m->se);

@@ -11,12 +11,13 @@
  * `du` read no file and so fill no page cache; `grep -r --include=message` gets its
  * messages pushed, not every file.
  *
- * The push is made in the handler of the READDIRPLUS call that ends a directory's
- * stream, before its reply: the walker cannot read those files yet (it has not seen
- * the end of the directory), so the store does not wait for pages it is filling. A
- * store waits for a page another process is reading at that moment (until its READ
- * is answered by another worker), so pushing needs more than one worker: with -s or
- * -o max_threads=1 it is off. */
+ * The handler of the READDIRPLUS call that ends a directory's stream queues the
+ * files; a thread of its own stores them (a store is a write to /dev/fuse). A store
+ * waits for a page that a READ in flight holds locked until a worker answers that
+ * READ, so it is never made by a worker: with every worker in such a store, the READs
+ * they wait for would never be answered (issue 11: `grep -r` and `rg` at once hung
+ * the mount with -o max_threads=2). No worker waits for the pusher: a full queue
+ * leaves the rest to READ. */
 #ifndef JOBSFS_FS_PUSH_H
 #define JOBSFS_FS_PUSH_H
 
@@ -27,11 +28,16 @@
 #include "inode.h"
 #include "mount.h"
 
-/* Set up and free what pushing needs. Off (the calls below do nothing) with one
- * worker thread, or when JOBSFS_NO_PUSH is set (for measurements). Returns 0 or
- * -ENOMEM. */
-int jfs_push_start(struct jfs_mount *m, bool one_worker);
+/* Start the pusher thread on m->se. Off (the calls below do nothing) when
+ * JOBSFS_NO_PUSH is set (for measurements). Returns 0 or negative errno. */
+int jfs_push_start(struct jfs_mount *m);
+
+/* End the pusher thread: while the workers still answer (its store may wait for a
+ * READ). Later pushes are dropped. Idempotent; not concurrently with itself. */
 void jfs_push_stop(struct jfs_mount *m);
+
+/* Stop if not stopped, and free: once no worker runs. */
+void jfs_push_free(struct jfs_mount *m);
 
 /* The caller pid sent a READ of a file called name: it reads what it walks, and
  * files called so are worth pushing to it. */

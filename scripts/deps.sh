@@ -6,6 +6,7 @@ JOBSFS_PACKAGES=(
 	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev
 	check libsubunit-dev
 	curl jq openssl python3 clang groff-base man-db util-linux
+	ripgrep tar coreutils grep
 )
 
 jobsfs_install_deps() {

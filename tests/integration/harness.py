@@ -116,6 +116,38 @@ def mounted(path):
     return False
 
 
+def mount_device(path):
+    """The "major:minor" of what is mounted on path (/proc/self/mountinfo), or None."""
+    path = os.path.abspath(path)
+    path = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            fields = line.split(b" ")
+            point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), fields[4])
+            if point == os.fsencode(path):
+                return fields[2].decode()
+    return None
+
+
+def abort_connection(path):
+    """Abort the FUSE connection of the mount on path (fusectl's abort file): every
+    request in it fails, so threads the kernel holds in D state (readers, and jobsfs's
+    own writes to /dev/fuse) return. kill -9 alone does not free a jobsfs thread stuck
+    in a notification. Returns True when the connection was aborted."""
+    dev = mount_device(path)
+    if not dev:
+        return False
+    ctl = "/sys/fs/fuse/connections"
+    if not os.path.isdir(os.path.join(ctl, dev.split(":")[1])):
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", ctl], capture_output=True)
+    try:
+        with open(os.path.join(ctl, dev.split(":")[1], "abort"), "w") as f:
+            f.write("1")
+        return True
+    except OSError:
+        return False
+
+
 def closed_port():
     """A local TCP port nothing listens on (bound, then released)."""
     with socket.socket() as s:
