@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "inode.h"
@@ -388,6 +389,9 @@ int main(int argc, char *argv[])
 	m.uid = getuid();
 	m.gid = getgid();
 	m.ttl = o.ttl;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	m.mounted_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	ret = run(&m, &fo, log_level);
 	jfs_open_free_all(&m); /* what the kernel did not release before unmounting */
 	pthread_cond_destroy(&m.keeper_cond);

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct jfs_client;
@@ -30,6 +31,8 @@ struct jfs_mount {
 	uid_t uid;		   /* owner of every file: the mounting user */
 	gid_t gid;
 	double ttl;		   /* seconds */
+	int64_t mounted_ms;	   /* wall clock at start: the mtime of a directory never
+				    * listed yet */
 
 	pthread_mutex_t open_lock;	/* guards the open list */
 	struct jfs_open_handle open;	/* sentinel of the open handles' list */

@@ -222,8 +222,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	/* A directory answers from the listing it last served, even stale: fetching
-	 * here would make a walk of every page out of each stat of the root. */
-	int rc = jfs_place_resolve_held(m, in, &p);
+	 * here would make a walk of every page out of each stat of the root. One never
+	 * listed answers without the cluster: a directory's own attributes never need it. */
+	int rc = jfs_place_resolve_attr(m, in, &p);
 	if (rc != 0) {
 		fuse_reply_err(req, -rc);
 		return;

@@ -132,6 +132,18 @@ int jfs_place_resolve_held(struct jfs_mount *m, struct jfs_inode *in, struct jfs
 	return jfs_place_resolve(m, in, p);
 }
 
+int jfs_place_resolve_attr(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p)
+{
+	if (in->kind != JFS_INODE_ROOT && in->kind != JFS_INODE_VIEW)
+		return jfs_place_resolve(m, in, p);
+	memset(p, 0, sizeof(*p));
+	p->in = in;
+	p->listing = jfs_inodes_listing(m->inodes, in);
+	if (p->listing)
+		p->life = jfs_store_listing_life(m->store, p->listing);
+	return 0;
+}
+
 /* ---- attributes ------------------------------------------------------------------- */
 
 static struct timespec ts_ms(int64_t ms)
@@ -207,6 +219,17 @@ double jfs_node_attr_timeout(const struct jfs_node *node, double life)
 
 double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct stat *st)
 {
+	if (!p->listing && !p->node) { /* a directory never listed yet (see resolve_attr) */
+		memset(st, 0, sizeof(*st));
+		st->st_ino = p->in->ino;
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		st->st_uid = m->uid;
+		st->st_gid = m->gid;
+		st->st_blksize = 4096;
+		st->st_mtim = st->st_ctim = st->st_atim = ts_ms(m->mounted_ms);
+		return 0; /* the kernel asks again: the first listing gives the real ones */
+	}
 	if (!p->listing) {
 		jfs_node_attr_fill(m, p->in->ino, p->job, p->node, st);
 		return jfs_node_attr_timeout(p->node, p->life);

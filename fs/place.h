@@ -39,6 +39,13 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 int jfs_place_resolve_held(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p);
 void jfs_place_release(struct jfs_place *p);
 
+/* Resolve inode in for its attributes: as jfs_place_resolve_held, but a ROOT or VIEW
+ * that holds no listing yet resolves to none (p->listing and p->node NULL), never
+ * asking the cluster: `stat MOUNT` and `df MOUNT` work while the cluster fails, and
+ * only `ls MOUNT` fails with its errno. jfs_place_attr then gives a plain directory
+ * (nlink 2, mtime the mount's start) that the kernel does not keep. */
+int jfs_place_resolve_attr(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p);
+
 /* Log an error about to reach a user, with the path asked for (in, then child). */
 void jfs_place_log_failure(const struct jfs_inode *in, const char *child, int rc,
 			   const struct jfs_error *e);

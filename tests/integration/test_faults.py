@@ -26,6 +26,7 @@ import errno
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -646,6 +647,41 @@ def run_session(runner, name, make, cases):
     runner.run(name + ": unmount, jobsfs exits 0", s.unmount)
 
 
+def unlisted_root_case(jobsfs, sim_path, tmp):
+    """A root never listed, while the cluster fails its listing: stat, ls -ld and df of
+    the mount point answer (a directory's own attributes never need the cluster); ls
+    fails with EIO; once the cluster answers, ls works, with no remount."""
+    def case():
+        s = Session(jobsfs, sim_path, tmp, "unlisted-root")
+        try:
+            s.fault("status=503")
+            st = os.stat(s.mp)
+            assert stat.S_ISDIR(st.st_mode) and st.st_nlink >= 2, st
+            for argv in (["ls", "-ld", s.mp], ["df", s.mp], ["stat", s.mp]):
+                r = subprocess.run(argv, capture_output=True, timeout=30)
+                assert r.returncode == 0, "%s: exit %d: %s" % (
+                    " ".join(argv[:2]), r.returncode, r.stderr.decode()[-300:])
+            try:
+                os.listdir(s.mp)
+                raise AssertionError("ls MOUNT answered while every listing fails")
+            except OSError as e:
+                assert e.errno == errno.EIO, "ls MOUNT: %r, want EIO" % (e,)
+            s.clear()
+            deadline = time.monotonic() + 5
+            while True:  # a failure is recalled for a moment (the store's failure window)
+                try:
+                    names = os.listdir(s.mp)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            assert s.finished["uuid"] in names, "ls MOUNT after the cluster came back"
+        finally:
+            s.unmount()
+    return case
+
+
 WALK_JOBS, WALK_STOPS = 3000, 6
 
 
@@ -745,6 +781,8 @@ def main():
         runner.run("%s while the cluster stalls: exits at once" % signal.Signals(sig).name,
                    stop_case(jobsfs, sim_path, tmp, sig))
 
+    runner.run("root never listed, cluster failing: stat/ls -ld/df answer, ls EIO",
+               unlisted_root_case(jobsfs, sim_path, tmp))
     runner.run("SIGTERM during grep -r, %d times: exits at once" % WALK_STOPS,
                stop_during_walk_case(jobsfs, sim_path, tmp))
 
