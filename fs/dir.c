@@ -1,7 +1,13 @@
 /* Directories: opendir/readdir(plus)/releasedir. readdirplus hands the kernel every
  * entry with its attributes, so `ls -l` is one request per buffer; with no-opendir
  * the kernel keeps listings itself (FOPEN_CACHE_DIR) until the directory's mtime
- * moves or the keeper invalidates it. */
+ * moves or the keeper invalidates it.
+ *
+ * Offset cookies: the position in the low 32 bits (0 ".", 1 "..", 2 + i entry i; the
+ * cookie given with an entry is the position of the one after it) and the names hash
+ * of the snapshot being walked in the high bits (snapshot.h), so a read continues on
+ * its own snapshot whoever read the directory since. The last entry's cookie is
+ * POS_END: the call after it answers "no more" at once, without resolving. */
 #include "ops.h"
 
 #include <errno.h>
@@ -16,13 +22,30 @@
 #include "jobsfs/log.h"
 #include "jobsfs/store.h"
 #include "push.h"
+#include "snapshot.h"
 
 /* An open directory: the listing or the job as they were at opendir, so that a
  * listing read in several calls is one consistent snapshot. */
 struct dir_handle {
 	struct jfs_open_handle h; /* first: the open list links it */
 	struct jfs_place p;
+	uint32_t hash; /* of p's names (snapshot.h), for the cookies */
 };
+
+#define POS_BITS 32
+#define POS_MASK 0xffffffffu
+#define POS_END POS_MASK /* the last entry's cookie: nothing after it */
+
+static off_t cookie(uint32_t hash, uint32_t pos)
+{
+	return (off_t)(((uint64_t)hash << POS_BITS) | pos);
+}
+
+static uint32_t place_hash(const struct jfs_place *p)
+{
+	return p->listing ? jfs_snapshot_hash_listing(p->listing)
+			  : jfs_snapshot_hash_node(p->node);
+}
 
 static void dir_handle_free(struct jfs_open_handle *h)
 {
@@ -63,6 +86,7 @@ void jfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	dh->hash = place_hash(&dh->p);
 	/* A finished job's directories never change: the kernel may keep them. */
 	if (dh->p.job && jfs_job_is_terminal(dh->p.job)) {
 		fi->cache_readdir = 1;
@@ -161,22 +185,121 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 	return 0;
 }
 
+/* The node at in's path in job (a JOB inode's is the job's root). */
+static const struct jfs_node *node_in(const struct jfs_inode *in, const struct jfs_job *job)
+{
+	return in->kind == JFS_INODE_JOB ? &job->root : jfs_node_lookup(&job->root, in->path);
+}
+
+/* A read past offset 0 continues on the snapshot with the cookie's hash: the one the
+ * table remembers, else what the directory holds now if its names hash the same. */
+static int dir_continue(struct jfs_mount *m, struct jfs_inode *in, uint32_t hash,
+			struct dir_handle *dh)
+{
+	struct jfs_listing *l = NULL;
+	struct jfs_job *job = NULL;
+	int rc;
+
+	memset(&dh->p, 0, sizeof(dh->p));
+	dh->hash = hash;
+	if (in->kind == JFS_INODE_ROOT || in->kind == JFS_INODE_VIEW) {
+		if (jfs_snapshots_get(m->snapshots, in->ino, hash, &l, &job) ||
+		    ((l = jfs_inodes_listing(m->inodes, in)) &&
+		     jfs_snapshot_hash_listing(l) == hash)) {
+			dh->p.in = in;
+			dh->p.listing = l;
+			dh->p.life = jfs_store_listing_life(m->store, l);
+			return 0;
+		}
+		jfs_listing_unref(l);
+	} else {
+		rc = jfs_place_resolve(m, in, &dh->p);
+		if (rc == 0 && dh->p.node->is_dir && jfs_snapshot_hash_node(dh->p.node) == hash)
+			return 0;
+		if (rc == 0)
+			jfs_place_release(&dh->p);
+		const struct jfs_node *node;
+		if (jfs_snapshots_get(m->snapshots, in->ino, hash, &l, &job)) {
+			if (job && (node = node_in(in, job)) && node->is_dir) {
+				dh->p.in = in;
+				dh->p.job = job;
+				dh->p.node = node;
+				dh->p.life = jfs_store_job_life(m->store, job);
+				return 0;
+			}
+			jfs_job_unref(job);
+			jfs_listing_unref(l);
+		}
+		if (rc != 0 && rc != -ENOENT)
+			return rc; /* logged by resolve */
+	}
+	char path[1024];
+	jfs_warn("%s: a directory read resumed after what it was reading changed and was "
+		 "let go (paused for long, or the directory changed under it): ESTALE; read "
+		 "it again", jfs_inode_path(in, NULL, path, sizeof(path)));
+	return -ESTALE;
+}
+
 /* Without an open handle (no-opendir mode), the directory as offset off sees it:
- * offset 0 starts a read and takes the listing as it is now (fetched when stale);
- * a later offset continues on the snapshot that offset 0 served, never fetching, so
- * a listing read in many calls is one snapshot however long the reading takes. */
+ * offset 0 starts a read and takes the directory as it is now (a listing fetched
+ * when stale), remembering a listing as the read's snapshot; a later offset
+ * continues on the snapshot its cookie names, never fetching a listing, so a read in
+ * many calls is one snapshot however long it takes and whoever reads meanwhile. */
 static int dir_now(struct jfs_mount *m, fuse_ino_t ino, off_t off, struct dir_handle *dh)
 {
 	struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
 	if (!in)
 		return -ESTALE;
-	int rc = off > 0 ? jfs_place_resolve_held(m, in, &dh->p)
-			 : jfs_place_resolve(m, in, &dh->p);
+	if (in->kind == JFS_INODE_FILE)
+		return -ENOTDIR;
+	if (off > 0)
+		return dir_continue(m, in, (uint32_t)((uint64_t)off >> POS_BITS), dh);
+	int rc = jfs_place_resolve(m, in, &dh->p);
 	if (rc == 0 && !dh->p.listing && !dh->p.node->is_dir) {
 		jfs_place_release(&dh->p);
-		rc = -ENOTDIR;
+		return -ENOTDIR;
+	}
+	if (rc == 0) {
+		dh->hash = place_hash(&dh->p);
+		if (dh->p.listing) /* a reader may stop anywhere in it */
+			jfs_snapshots_put(m->snapshots, ino, dh->hash, dh->p.listing, NULL);
 	}
 	return rc;
+}
+
+/* The position of the directory's last entry shown (1, "..", when none is): its
+ * cookie is POS_END. A listing's expired jobs at its end are not shown. */
+static size_t last_pos(struct jfs_mount *m, const struct dir_handle *dh)
+{
+	if (!dh->p.listing)
+		return 1 + dh->p.node->nchildren;
+	size_t n = dh->p.listing->n;
+	while (n > 0 && jfs_store_job_expired(m->store, dh->p.listing->jobs[n - 1],
+					      dh->p.listing->fetched_ms))
+		n--;
+	return 1 + n;
+}
+
+/* The call after a directory's last entry: "no more", at once. For a job's directory
+ * that a reader walks, the kernel now holds its files' inodes (from the calls before):
+ * the time to push them (push.h). */
+static void reply_end(fuse_req_t req, struct jfs_mount *m, fuse_ino_t ino,
+		      struct dir_handle *dh, bool plus)
+{
+	struct jfs_inode *in = dh ? dh->p.in : jfs_inodes_get(m->inodes, ino);
+	if (plus && m->pusher && in &&
+	    (in->kind == JFS_INODE_JOB || in->kind == JFS_INODE_NODE)) {
+		struct jfs_place p;
+		const struct jfs_place *at = dh ? &dh->p : NULL;
+		if (!at && jfs_place_resolve(m, in, &p) == 0)
+			at = &p;
+		if (at && at->node->is_dir)
+			jfs_push_dir_read(m, fuse_req_ctx(req)->pid, in, at->node,
+					  at->node->nchildren);
+		if (at == &p)
+			jfs_place_release(&p);
+	}
+	fuse_reply_buf(req, NULL, 0);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -191,7 +314,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * struct fuse_entry_out alone), so size / 128 bound them. */
 	fuse_ino_t *linked = NULL;
 	size_t nlinked = 0;
+	uint32_t start = off > 0 ? (uint32_t)((uint64_t)off & POS_MASK) : 0;
 
+	if (start == POS_END) {
+		reply_end(req, m, ino, dh, plus);
+		return;
+	}
 	if (!dh) {
 		int rc = dir_now(m, ino, off, &now);
 		if (rc != 0) {
@@ -211,12 +339,16 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	/* Offsets: 0 ".", 1 "..", 2 + i the directory's entry i. The offset given with
-	 * an entry is the one of the entry after it. */
-	for (off_t o = off < 0 ? 0 : off;; o++) {
+	size_t last = last_pos(m, dh);
+	bool ended = false; /* the last entry went in buf */
+	for (size_t o = start;; o++) {
 		struct dir_entry de;
 		struct fuse_entry_param ep;
 		memset(&ep, 0, sizeof(ep));
+		if (o > last) {
+			ended = true;
+			break;
+		}
 		if (o < 2) {
 			de.name = o == 0 ? "." : "..";
 			ep.attr.st_ino = o == 0 ? dh->p.in->ino
@@ -224,9 +356,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 								    : dh->p.in->ino);
 			ep.attr.st_mode = S_IFDIR;
 		} else {
-			int have = dir_entry_at(m, dh, (size_t)(o - 2), &de);
-			if (have == 0)
+			int have = dir_entry_at(m, dh, o - 2, &de);
+			if (have == 0) {
+				ended = true;
 				break;
+			}
 			if (have < 0)
 				continue;
 			if (plus) {
@@ -249,10 +383,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				ep.attr.st_mode = de.mode;
 			}
 		}
+		off_t next = cookie(dh->hash, o == last ? POS_END : (uint32_t)(o + 1));
 		size_t need = plus ? fuse_add_direntry_plus(req, buf + pos, size - pos, de.name,
-							    &ep, o + 1)
+							    &ep, next)
 				   : fuse_add_direntry(req, buf + pos, size - pos, de.name,
-						       &ep.attr, o + 1);
+						       &ep.attr, next);
 		if (need > size - pos) {
 			/* Did not fit: the kernel will not see it, so it is no lookup. */
 			if (plus && ep.ino)
@@ -262,12 +397,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pos += need;
 		if (plus && ep.ino)
 			linked[nlinked++] = ep.ino;
+		if (o == last) {
+			ended = true;
+			break;
+		}
 	}
-	/* The call that ends a job directory's stream (nothing left past off): the
-	 * kernel now holds its files' inodes, from the calls before. */
-	if (plus && !dh->p.listing && pos == 0 && off > 2)
-		jfs_push_dir_read(m, fuse_req_ctx(req)->pid, dh->p.in, dh->p.node,
-				  (size_t)(off - 2));
+	/* A job's directory read in more than one call: its next call continues on this
+	 * version (a listing was remembered when its read began). */
+	if (!ended && dh == &now && !now.p.listing)
+		jfs_snapshots_put(m->snapshots, ino, now.hash, NULL, now.p.job);
 	if (fuse_reply_buf(req, buf, pos) != 0) /* interrupted: the kernel saw none */
 		for (size_t i = 0; i < nlinked; i++)
 			jfs_inodes_forget(m->inodes, linked[i], 1);

@@ -30,6 +30,7 @@
 #include "jobsfs/store.h"
 #include "options.h"
 #include "push.h"
+#include "snapshot.h"
 #include "stop.h"
 
 /* libfuse's messages, into jobsfs's log: to syslog too once daemonized (libfuse's
@@ -377,7 +378,8 @@ int main(int argc, char *argv[])
 		.on_change_arg = &m,
 	};
 	m.kernel_open_off = getenv("JOBSFS_NO_KERNEL_OPEN") != NULL;
-	if (jfs_store_new(m.client, &scfg, &m.store) != 0 || jfs_inodes_new(&m.inodes) != 0) {
+	if (jfs_store_new(m.client, &scfg, &m.store) != 0 || jfs_inodes_new(&m.inodes) != 0 ||
+	    jfs_snapshots_new(&m.snapshots) != 0) {
 		fprintf(stderr, "jobsfs: out of memory\n");
 		goto out_mount;
 	}
@@ -397,6 +399,7 @@ int main(int argc, char *argv[])
 	pthread_cond_destroy(&m.keeper_cond);
 	pthread_mutex_destroy(&m.keeper_lock);
 out_mount:
+	jfs_snapshots_free(m.snapshots);
 	jfs_inodes_free(m.inodes);
 	jfs_store_free(m.store);
 	jfs_client_free(m.client);

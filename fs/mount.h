@@ -14,6 +14,7 @@ struct jfs_client;
 struct jfs_store;
 struct jfs_inodes;
 struct jfs_pusher;
+struct jfs_snapshots;
 
 /* An open file or directory; linked in the mount so that handles the kernel never
  * released (it may drop RELEASE at unmount) are freed at exit. */
@@ -48,6 +49,9 @@ struct jfs_mount {
 	/* Pushing files to the page cache (push.c): set before the session loop
 	 * starts, cleared after it ends; NULL when pushing is off. Has its own lock. */
 	struct jfs_pusher *pusher;
+
+	/* What directory reads in several calls walk (snapshot.h); has its own lock. */
+	struct jfs_snapshots *snapshots;
 
 	/* Set by init (before any other request), then read-only: the kernel opens
 	 * files and directories itself, without asking (FUSE_CAP_NO_OPEN_SUPPORT,

@@ -243,7 +243,12 @@ double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct sta
 	st->st_uid = m->uid;
 	st->st_gid = m->gid;
 	st->st_blksize = 4096;
-	st->st_mtim = st->st_ctim = st->st_atim = ts_ms(ln.changed_ms);
+	st->st_mtim = st->st_atim = ts_ms(ln.changed_ms);
+	/* The mtime moves when jobs come or go (the kernel drops the listing it keeps
+	 * then); the ctime stays the mount's, as for a directory never listed yet: tar
+	 * compares a directory's ctime before and after reading it, and its first
+	 * listing is no change of the directory. */
+	st->st_ctim = ts_ms(m->mounted_ms);
 	double life = p->life;
 	if (ln.next_expiry_ms != INT64_MAX) {
 		double until = (double)(ln.next_expiry_ms - jfs_store_now_ms(m->store)) / 1000.0;
