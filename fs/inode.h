@@ -68,6 +68,8 @@ struct jfs_inode {
 	bool listing_told;	  /* the kernel was told that listing went stale */
 	bool named;		  /* in the (parent, name) map: false once a newer
 				   * version of the file took the name */
+	bool marked;		  /* JOB: one of the jobs jfs_inodes_of_jobs is
+				   * collecting (only during that call) */
 	struct jfs_inode *dir_next; /* the table's list of inodes holding a listing */
 	uint64_t nlookup;	  /* the kernel's lookup count */
 	struct jfs_inode *ino_next, *name_next; /* hash chains */
@@ -150,6 +152,11 @@ struct jfs_inode_ref {
 long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 			struct jfs_inode_ref **out);
 void jfs_inode_refs_free(struct jfs_inode_ref *refs, size_t n);
+
+/* The directories listing the job directories among refs (their parents, the root
+ * and views, each once, in ascending order): *out is malloc'd. n log n. Returns the
+ * count, or -ENOMEM. */
+long jfs_inode_refs_dirs(const struct jfs_inode_ref *refs, size_t n, fuse_ino_t **out);
 
 /* The path of inode below the mount point ("/state=failure/<uuid>/state"), into buf. */
 const char *jfs_inode_path(const struct jfs_inode *inode, const char *child, char *buf,

@@ -13,10 +13,25 @@
 #include <time.h>
 
 #include "inode.h"
+#include "jobsfs/clock.h"
 #include "jobsfs/log.h"
 #include "jobsfs/store.h"
 
 #define KEEPER_PERIOD_MS 1000
+
+/* $JOBSFS_TEST_KEEPER_DELAY_MS: sleep that long before each notification, so that a
+ * test can stop jobsfs while the keeper is about to write to /dev/fuse (the exit must
+ * not wait on the kernel then, see stop.h). Read once, at start. */
+static long test_delay_ms;
+
+static void keeper_test_delay(void)
+{
+	if (test_delay_ms > 0) {
+		struct timespec ts = { .tv_sec = test_delay_ms / 1000,
+				       .tv_nsec = (test_delay_ms % 1000) * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -33,6 +48,7 @@ static void invalidate_jobs(struct jfs_mount *m, char **uuids, size_t n)
 	if (nrefs < 0)
 		return; /* out of memory: the kernel's own timeouts still apply */
 	for (long i = 0; i < nrefs; i++) {
+		keeper_test_delay();
 		/* -ENOENT: the kernel no longer holds it; nothing to take back. A file
 		 * version never changes: only its name may now be another version's. */
 		int rc = 0;
@@ -48,20 +64,16 @@ static void invalidate_jobs(struct jfs_mount *m, char **uuids, size_t n)
 	}
 	/* The directories listing these jobs: the kernel keeps a listing it read
 	 * (FOPEN_CACHE_DIR) until the directory's mtime moves, and would go on showing
-	 * a job that is gone (`ls -l` then fails on its name). Each once: there are few. */
-	for (long i = 0; i < nrefs; i++) {
-		if (!refs[i].listed)
-			continue;
-		bool seen = false;
-		for (long j = 0; j < i && !seen; j++)
-			seen = refs[j].listed && refs[j].parent == refs[i].parent;
-		if (seen)
-			continue;
-		int rc = fuse_lowlevel_notify_inval_inode(m->se, refs[i].parent, 0, 0);
+	 * a job that is gone (`ls -l` then fails on its name). Each once. */
+	fuse_ino_t *dirs;
+	long ndirs = jfs_inode_refs_dirs(refs, (size_t)nrefs, &dirs);
+	for (long i = 0; i < ndirs; i++) {
+		keeper_test_delay();
+		int rc = fuse_lowlevel_notify_inval_inode(m->se, dirs[i], 0, 0);
 		if (rc != 0 && rc != -ENOENT)
-			jfs_debug("inval_inode %lu: %s", (unsigned long)refs[i].parent,
-				  strerror(-rc));
+			jfs_debug("inval_inode %lu: %s", (unsigned long)dirs[i], strerror(-rc));
 	}
+	free(dirs);
 	jfs_inode_refs_free(refs, (size_t)nrefs);
 }
 
@@ -80,30 +92,22 @@ static void invalidate_stale_dirs(struct jfs_mount *m)
 	free(inos);
 }
 
-static struct timespec after_ms(long ms)
+/* The keeper's cond waits on the monotonic clock: a step of the wall clock (NTP, a
+ * VM resumed) neither stops nor hurries the sweeps. */
+static struct timespec mono_ts(int64_t at)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_nsec += ms * 1000000;
-	t.tv_sec += t.tv_nsec / 1000000000;
-	t.tv_nsec %= 1000000000;
+	struct timespec t = { .tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000 };
 	return t;
-}
-
-static bool reached(const struct timespec *t)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
 static void *keeper_main(void *arg)
 {
 	struct jfs_mount *m = arg;
-	struct timespec next_sweep = after_ms(KEEPER_PERIOD_MS);
+	int64_t next_sweep_ms = jfs_mono_ms() + KEEPER_PERIOD_MS;
 
 	pthread_mutex_lock(&m->keeper_lock);
 	while (!m->keeper_stop) {
+		struct timespec next_sweep = mono_ts(next_sweep_ms);
 		while (!m->keeper_stop && !m->keeper_kick &&
 		       pthread_cond_timedwait(&m->keeper_cond, &m->keeper_lock, &next_sweep) !=
 			       ETIMEDOUT)
@@ -114,9 +118,9 @@ static void *keeper_main(void *arg)
 		pthread_mutex_unlock(&m->keeper_lock);
 
 		/* A kick hands over changes at once; the full sweep runs on the period. */
-		bool sweep = reached(&next_sweep);
+		bool sweep = jfs_mono_ms() >= next_sweep_ms;
 		if (sweep)
-			next_sweep = after_ms(KEEPER_PERIOD_MS);
+			next_sweep_ms = jfs_mono_ms() + KEEPER_PERIOD_MS;
 		char **uuids;
 		size_t n;
 		int rc = sweep ? jfs_store_sweep(m->store, &uuids, &n)
@@ -143,6 +147,34 @@ void jfs_keeper_kick(void *mount)
 	m->keeper_kick = true;
 	pthread_cond_signal(&m->keeper_cond);
 	pthread_mutex_unlock(&m->keeper_lock);
+}
+
+int jfs_keeper_init(struct jfs_mount *m)
+{
+	pthread_condattr_t attr;
+	int rc = pthread_condattr_init(&attr);
+	if (rc != 0)
+		return -rc;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&m->keeper_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rc != 0)
+		return -rc;
+	rc = pthread_mutex_init(&m->keeper_lock, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&m->keeper_cond);
+		return -rc;
+	}
+	const char *delay = getenv("JOBSFS_TEST_KEEPER_DELAY_MS");
+	test_delay_ms = delay ? strtol(delay, NULL, 10) : 0;
+	return 0;
+}
+
+void jfs_keeper_destroy(struct jfs_mount *m)
+{
+	pthread_cond_destroy(&m->keeper_cond);
+	pthread_mutex_destroy(&m->keeper_lock);
 }
 
 int jfs_keeper_start(struct jfs_mount *m)

@@ -383,8 +383,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "jobsfs: out of memory\n");
 		goto out_mount;
 	}
-	if (jfs_open_init(&m) != 0 || pthread_mutex_init(&m.keeper_lock, NULL) != 0 ||
-	    pthread_cond_init(&m.keeper_cond, NULL) != 0) {
+	if (jfs_open_init(&m) != 0 || jfs_keeper_init(&m) != 0) {
 		fprintf(stderr, "jobsfs: cannot initialise locks\n");
 		goto out_mount; /* (never happens with default attributes) */
 	}
@@ -396,8 +395,7 @@ int main(int argc, char *argv[])
 	m.mounted_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	ret = run(&m, &fo, log_level);
 	jfs_open_free_all(&m); /* what the kernel did not release before unmounting */
-	pthread_cond_destroy(&m.keeper_cond);
-	pthread_mutex_destroy(&m.keeper_lock);
+	jfs_keeper_destroy(&m);
 out_mount:
 	jfs_snapshots_free(m.snapshots);
 	jfs_inodes_free(m.inodes);

@@ -42,7 +42,8 @@ struct jfs_mount {
 	pthread_t keeper;
 	bool keeper_running;	   /* only touched by the thread that starts/stops it */
 	pthread_mutex_t keeper_lock; /* guards keeper_stop and keeper_kick */
-	pthread_cond_t keeper_cond;  /* signalled when either turns true */
+	pthread_cond_t keeper_cond;  /* signalled when either turns true; on
+				      * CLOCK_MONOTONIC (jfs_keeper_init) */
 	bool keeper_stop;
 	bool keeper_kick;	     /* the store has changes to hand over now */
 
@@ -76,6 +77,11 @@ int jfs_open_init(struct jfs_mount *m);
 void jfs_open_add(struct jfs_mount *m, struct jfs_open_handle *h);
 void jfs_open_del(struct jfs_mount *m, struct jfs_open_handle *h);
 void jfs_open_free_all(struct jfs_mount *m);
+
+/* Initialise and destroy keeper_lock and keeper_cond (which waits on the monotonic
+ * clock). Returns 0 or negative errno. */
+int jfs_keeper_init(struct jfs_mount *m);
+void jfs_keeper_destroy(struct jfs_mount *m);
 
 /* Start/stop the thread that, about once a second, frees what expired in the store
  * and tells the kernel to drop what it holds of jobs that expired or changed. */

@@ -682,6 +682,58 @@ def unlisted_root_case(jobsfs, sim_path, tmp):
     return case
 
 
+def stop_during_keeper_case(jobsfs, sim_path, tmp):
+    """SIGTERM while the keeper is about to invalidate an entry of the root, with
+    lookups in the root going on: jobsfs exits. The keeper's inval_entry waits for the
+    root's lock, which a LOOKUP in flight holds until a worker answers it; joined after
+    the loop ended (nothing answers then), it held the exit for ever (issue 11, item
+    2). JOBSFS_TEST_KEEPER_DELAY_MS makes the keeper sleep before each notification,
+    so that the signal comes while it has one to make."""
+    delay_ms = 1500
+
+    def case():
+        s = Session(jobsfs, sim_path, tmp, "stop-keeper", options=["ttl=1"],
+                    env={"JOBSFS_TEST_KEEPER_DELAY_MS": str(delay_ms)})
+        stop = threading.Event()
+        try:
+            job = s.sim.new_job(description="jobsfs faults: keeper", state="running")
+            state = s.p(job["uuid"], "state")
+            assert read(state) == b"running\n", read(state)
+            s.sim.update_job(job["uuid"], state="success")
+            time.sleep(1.2)  # past ttl: the next read fetches and sees the change
+            read(state)  # the store sees the change and kicks the keeper, which waits
+            os.stat(s.p(job["uuid"]))
+
+            def looker():  # LOOKUPs in the root, one after the other
+                i = 0
+                while not stop.is_set():
+                    try:
+                        os.stat(s.p("00000000-0000-0000-0000-%012d" % i))
+                    except OSError:
+                        pass
+                    i += 1
+            t = threading.Thread(target=looker, daemon=True)
+            t.start()
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            s.mount.proc.send_signal(signal.SIGTERM)
+            bound = 4 * delay_ms / 1000 + 8
+            try:
+                rc = s.mount.proc.wait(bound)
+            except subprocess.TimeoutExpired:
+                harness.abort_connection(s.mp)
+                s.mount.kill()
+                raise AssertionError("jobsfs did not exit within %.0fs of SIGTERM (the "
+                                     "keeper waits on the kernel)" % bound)
+            took = time.monotonic() - t0
+            assert rc == 0, "jobsfs exited %s: %s" % (rc, s.mount.stderr())
+            print("     exited %.1fs after SIGTERM" % took, flush=True)
+        finally:
+            stop.set()
+            s.mount.unmount()
+    return case
+
+
 WALK_JOBS, WALK_STOPS = 3000, 6
 
 
@@ -781,6 +833,8 @@ def main():
         runner.run("%s while the cluster stalls: exits at once" % signal.Signals(sig).name,
                    stop_case(jobsfs, sim_path, tmp, sig))
 
+    runner.run("SIGTERM while the keeper invalidates and lookups go on: exits",
+               stop_during_keeper_case(jobsfs, sim_path, tmp))
     runner.run("root never listed, cluster failing: stat/ls -ld/df answer, ls EIO",
                unlisted_root_case(jobsfs, sim_path, tmp))
     runner.run("SIGTERM during grep -r, %d times: exits at once" % WALK_STOPS,
