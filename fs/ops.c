@@ -88,7 +88,9 @@ static void lookup_job(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *pa
 		 * answers a finished job from its cache until it expires (so it stays
 		 * readable while the cluster is away) and asks for an unknown one by
 		 * GET (a job created a moment ago is reachable at once). */
-		char *uuid = jfs_name_decode(name);
+		/* Only a job's one name ("a%2Eb" is not "a.b"'s); the client asks the
+		 * cluster for syntactically valid uuids only. */
+		char *uuid = jfs_name_to_uuid(name);
 		rc = uuid ? jfs_store_job(m->store, uuid, &job, &e)
 			  : jfs_error_set(&e, ENOENT, "not a job name");
 		/* A name the cluster finds malformed as a uuid is simply not a job. */

@@ -424,6 +424,10 @@ int jfs_client_get(struct jfs_client *c, const char *uuid, struct jfs_job **out,
 		e = &local;
 	jfs_error_clear(e);
 	*out = NULL;
+	/* Only /api/cluster/jobs/<uuid> is ever asked: "..", "." or "" would reach
+	 * other endpoints (the cluster object, the whole collection). */
+	if (!jfs_uuid_is_valid(uuid))
+		return jfs_error_set(e, ENOENT, "not a job uuid: no request made");
 	enc = jfs_url_encode(uuid);
 	if (!enc)
 		return jfs_error_set(e, ENOMEM, "out of memory");
@@ -439,6 +443,15 @@ int jfs_client_get(struct jfs_client *c, const char *uuid, struct jfs_job **out,
 		rc = answer_error(&resp, path, e);
 	} else {
 		rc = jfs_job_parse(resp.body, resp.len, c->max_depth, out, e);
+		if (rc == 0 && strcasecmp((*out)->uuid, uuid) != 0) {
+			/* Never cached as the job asked for (nor shown as any job). */
+			char got[64];
+			jfs_clean_text(got, sizeof(got), (*out)->uuid, strlen((*out)->uuid));
+			rc = jfs_error_set(e, EIO, "the cluster answered job \"%s\" for job %s",
+					   got, uuid);
+			jfs_job_unref(*out);
+			*out = NULL;
+		}
 		if (rc < 0)
 			jfs_error_set_request(e, "GET", path);
 	}

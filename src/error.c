@@ -77,16 +77,23 @@ static bool copy_text(char *dst, size_t size, const char *src, size_t len)
 	}
 	if (size > sizeof(ellipsis)) {
 		/* Make room for the mark, backing up to a character boundary (dst holds
-		 * only whole sequences, so a lead byte is one). */
-		while (o > size - sizeof(ellipsis))
-			o--;
-		while (o > 0 && ((unsigned char)dst[o] & 0xC0) == 0x80)
+		 * only whole sequences, so a lead byte is one, and so is the end of what
+		 * was written: dst[written] and on were never written, never read). */
+		size_t written = o;
+		if (o > size - sizeof(ellipsis))
+			o = size - sizeof(ellipsis);
+		while (o > 0 && o < written && ((unsigned char)dst[o] & 0xC0) == 0x80)
 			o--;
 		memcpy(dst + o, ellipsis, sizeof(ellipsis));
 	} else {
 		dst[o] = '\0';
 	}
 	return true;
+}
+
+bool jfs_clean_text(char *dst, size_t size, const char *src, size_t len)
+{
+	return copy_text(dst, size, src, len);
 }
 
 #define COPY_FIELD(field, src, len) copy_text((field), sizeof(field), (src), (len))

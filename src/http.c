@@ -853,6 +853,9 @@ static int attempt(struct jfs_http *http, struct pooled *p, const char *url, con
 	long connect_ms = http->connect_timeout_ms < timeout_ms ? http->connect_timeout_ms
 								  : timeout_ms;
 	if ((rc = curl_easy_setopt(c, CURLOPT_URL, url)) != CURLE_OK ||
+	    /* The path as built: never rewritten by dot segments (a "." or ".."
+	     * that reached a path would leave /api/cluster/jobs). */
+	    (rc = curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_HTTPGET, 1L)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms)) != CURLE_OK ||

@@ -16,6 +16,7 @@
 #include "jobsfs/log.h"
 #include "jobsfs/page.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -516,4 +517,30 @@ const struct jfs_node *jfs_node_lookup(const struct jfs_node *dir, const char *p
 			path++;
 	}
 	return dir;
+}
+
+bool jfs_uuid_is_valid(const char *s)
+{
+	for (size_t i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false; /* a NUL stops here too */
+	}
+	return s[36] == '\0';
+}
+
+char *jfs_name_to_uuid(const char *name)
+{
+	char *uuid = jfs_name_decode(name);
+	if (!uuid)
+		return NULL;
+	char *again = jfs_name_encode(uuid);
+	bool canonical = again && strcmp(again, name) == 0;
+	free(again);
+	if (!canonical) {
+		free(uuid);
+		errno = EINVAL;
+		return NULL;
+	}
+	return uuid;
 }

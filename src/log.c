@@ -1,6 +1,8 @@
 /* The one logging facility (see include/jobsfs/log.h). */
 #include "jobsfs/log.h"
 
+#include "jobsfs/error.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,14 +72,19 @@ void jfs_log_at(enum jfs_log_level level, const char *file, int line, const char
 		const char *fmt, ...)
 {
 	static const int syslog_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	char msg[2048];
+	char raw[2048], msg[2048];
 	va_list ap;
 
 	if (!jfs_log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (vsnprintf(raw, sizeof(raw), fmt, ap) < 0)
+		raw[0] = '\0';
 	va_end(ap);
+	/* Lines quote what the cluster sent (uuids, times, next links): a newline or an
+	 * escape sequence in it must not forge a line or rewrite the terminal. Every
+	 * line is cleaned here, whatever its call site formats. */
+	jfs_clean_text(msg, sizeof(msg), raw, strlen(raw));
 
 	pthread_mutex_lock(&log_lock);
 	enum jfs_log_sink sink = log_sink;

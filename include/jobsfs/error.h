@@ -21,6 +21,12 @@ struct jfs_error {
 
 void jfs_error_clear(struct jfs_error *e);
 
+/* Text from the cluster made fit for a log line (the one cleaning every such text
+ * gets): len bytes of src into dst (size >= 1), NUL-terminated, control bytes (ESC,
+ * newlines) as spaces, bytes that are not UTF-8 as '?', cut between characters with
+ * "..." when it does not fit. Returns true when it was cut. */
+bool jfs_clean_text(char *dst, size_t size, const char *src, size_t len);
+
 /* Set err and a formatted message (replacing any earlier one). Returns -err, so
  * `return jfs_error_set(e, EINVAL, "...")` reads naturally. e may be NULL. */
 int jfs_error_set(struct jfs_error *e, int err, const char *fmt, ...)

@@ -95,4 +95,14 @@ char *jfs_name_encode(const char *raw);
  * escape of a byte that is never escaped. */
 char *jfs_name_decode(const char *name);
 
+/* Whether s is a job uuid as ONTAP writes them: 8-4-4-4-12 hexadecimal digits. Only
+ * such a uuid is ever sent in a request path (/api/cluster/jobs/<uuid>). */
+bool jfs_uuid_is_valid(const char *s);
+
+/* The uuid that the job directory called name stands for: jfs_name_decode(name),
+ * but only when name is the one name of that uuid (jfs_name_encode of it), so that
+ * a job has one directory ("a%2Eb" is not "a.b"'s). NULL (errno EINVAL) otherwise,
+ * or on ENOMEM. */
+char *jfs_name_to_uuid(const char *name);
+
 #endif

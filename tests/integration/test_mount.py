@@ -178,6 +178,7 @@ class FixtureSession:
             ("EROFS on every write", self.t_erofs),
             ("EROFS from the shell tools", self.t_erofs_shell),
             ("ENOENT for unknown names", self.t_enoent),
+            ("names of no job reach no other endpoint", self.t_names_reach_no_other_endpoint),
         ]
 
     # -- the simulator itself, so the other cases are not vacuous ----------------------
@@ -622,6 +623,22 @@ class FixtureSession:
                     "state/child", "job.json/x"]:
             expect_errno(lambda: os.stat(self.p(u, rel)), (errno.ENOENT, errno.ENOTDIR),
                          "stat MOUNT/%s/%s" % (u, rel))
+        self.alive()
+
+    def t_names_reach_no_other_endpoint(self):
+        """Names that decode to "..", "." or "" (and a second name for a uuid) are no
+        job's: ENOENT, with no request at all. Before, `stat MOUNT/%2E%2E` asked for
+        GET /api/cluster/ (libcurl removed the dot segments) and showed the cluster
+        object as a job; `%` and `%2E` fetched the whole collection."""
+        u = sorted(self.records)[0]
+        self.sim.request("POST", "/_sim/counters/reset")
+        for name in ["%2E%2E", "%2E", "%", "%2E%2E%2F%2E%2E", u.replace("-", "%2D", 1),
+                     u[:8] + "%2E" + u[9:]]:
+            expect_errno(lambda: os.stat(self.p(name)), (errno.ENOENT,), "stat MOUNT/" + name)
+            expect_errno(lambda: os.listdir(self.p(name)), (errno.ENOENT,), "ls MOUNT/" + name)
+        _, c, _ = self.sim.request("GET", "/_sim/counters")
+        asked = {k: v for k, v in c["by_endpoint"].items() if v}
+        assert not asked, "names that are no job's were requested: %r" % asked
         self.alive()
 
 

@@ -376,7 +376,7 @@ START_TEST(broken_answers)
 	sim_clean(&shared);
 	sim_faults(&shared, "badjson");
 	struct jfs_job *job = NULL;
-	ck_assert_int_eq(jfs_client_get(c, "whatever", &job, &e), -EIO);
+	ck_assert_int_eq(jfs_client_get(c, "00000000-0000-0000-0000-0000000000ab", &job, &e), -EIO);
 	ck_assert_ptr_null(job);
 
 	/* A server error that stays: EIO with the cluster's message. */
@@ -443,39 +443,31 @@ START_TEST(get_one_job)
 }
 END_TEST
 
-/* A uuid with '/' (and other bytes a path cannot hold raw) is one encoded segment. */
-START_TEST(get_encodes_uuid)
+/* Only /api/cluster/jobs/<a job uuid> is ever asked: "..", "." and "" would reach
+ * the cluster object or the whole collection (issue 11), and a name with '/', '?' or
+ * '#' another path. None of them sends a request. */
+START_TEST(get_only_job_uuids)
 {
 	struct jfs_client *c = client_for(shared.url, PAGE);
 	struct jfs_error e = { 0 };
 	struct jfs_job *job = NULL;
-	static const char *const odd[] = { "a/b", "x?y#z", "../../etc", "sp ace%41" };
+	static const char *const odd[] = { "..", ".", "", "a/b", "x?y#z", "../../etc",
+					   "sp ace%41", "whatever",
+					   "00000000-0000-0000-0000-00000000000",
+					   "00000000-0000-0000-0000-0000000000000",
+					   "00000000x0000-0000-0000-000000000000",
+					   "0000000g-0000-0000-0000-000000000000" };
 
+	sim_clean(&shared);
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
-		char body[128];
-		struct json_object *req = json_object_new_object();
-		json_object_object_add(req, "uuid", json_object_new_string(odd[i]));
-		json_object_object_add(req, "state", json_object_new_string("success"));
-		snprintf(body, sizeof(body), "%s", json_object_to_json_string(req));
-		json_object_put(req);
-		ck_assert_int_eq(sim_request(&shared, "POST", "/_sim/jobs", body, NULL), 201);
-
-		ck_assert_int_eq(jfs_client_get(c, odd[i], &job, &e), 0);
-		ck_assert_str_eq(job->uuid, odd[i]);
-		jfs_job_unref(job);
+		ck_assert_int_eq(jfs_client_get(c, odd[i], &job, &e), -ENOENT);
+		ck_assert_ptr_null(job);
 	}
-	/* The shared simulator goes back to its NJOBS jobs. */
-	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
-		char *enc = jfs_url_encode(odd[i]), path[128];
-		ck_assert_ptr_nonnull(enc);
-		snprintf(path, sizeof(path), "/_sim/jobs/%s", enc);
-		ck_assert_int_eq(sim_request(&shared, "DELETE", path, NULL, NULL), 204);
-		free(enc);
-	}
-	struct json_object *by = counters(&shared, "by_endpoint"), *n;
-	ck_assert(json_object_object_get_ex(by, "GET /api/cluster/jobs/{uuid}", &n));
-	ck_assert_int_eq(json_object_get_int(n), 4);
-	json_object_put(by);
+	ck_assert_int_eq(sim_total(&shared), 0);
+	/* Upper-case hex is a uuid too: asked, and answered 404 (ENOENT) by the cluster. */
+	ck_assert_int_eq(jfs_client_get(c, "ABCDEF00-0000-0000-0000-000000000000", &job, &e),
+			 -ENOENT);
+	ck_assert_int_eq(sim_total(&shared), 1);
 	jfs_client_free(c);
 }
 END_TEST
@@ -638,6 +630,28 @@ static void canned_stop(struct canned *cs)
 	pthread_join(cs->thread, NULL);
 	close(cs->fd);
 }
+
+/* An answer about another job than the one asked is refused, not taken as it. */
+START_TEST(get_refuses_another_job)
+{
+	struct canned cs;
+	static const char *routes[] = {
+		JOBS "/11111111-2222-3333-4444-555555555555?fields=*",
+		"{\"uuid\":\"99999999-2222-3333-4444-555555555555\",\"state\":\"success\"}",
+		NULL,
+	};
+	canned_start(&cs, routes);
+	struct jfs_client *c = client_for(cs.url, 2);
+	struct jfs_error e = { 0 };
+	struct jfs_job *job = NULL;
+	ck_assert_int_eq(jfs_client_get(c, "11111111-2222-3333-4444-555555555555", &job, &e),
+			 -EIO);
+	ck_assert_ptr_null(job);
+	ck_assert_ptr_nonnull(strstr(e.message, "99999999-2222-3333-4444-555555555555"));
+	jfs_client_free(c);
+	canned_stop(&cs);
+}
+END_TEST
 
 START_TEST(duplicates_and_absolute_links)
 {
@@ -827,6 +841,7 @@ int main(void)
 	Suite *s = suite_create("client");
 	TCase *local = tcase_create("canned");
 	tcase_add_test(local, duplicates_and_absolute_links);
+	tcase_add_test(local, get_refuses_another_job);
 	tcase_add_test(local, many_duplicates_hash_set);
 	tcase_add_test(local, next_link_cycle_stops);
 	tcase_add_test(local, next_links_not_followed);
@@ -848,7 +863,7 @@ int main(void)
 		tcase_add_test(tc, broken_answers);
 		tcase_add_test(tc, query_rejected_is_einval);
 		tcase_add_test(tc, get_one_job);
-		tcase_add_test(tc, get_encodes_uuid);
+		tcase_add_test(tc, get_only_job_uuids);
 		tcase_add_test(tc, threads_list_at_once);
 		suite_add_tcase(s, tc);
 

@@ -396,11 +396,44 @@ START_TEST(request_without_credentials)
 }
 END_TEST
 
+/* A cut text backs up to a character boundary within what it wrote, and never reads
+ * the destination past that (issue 11: stopped at size - 4, it read a byte it had not
+ * written; a continuation byte left there cut a character more than needed). The
+ * destination is filled with continuation bytes first. For every size around the cut
+ * of a 4-byte character, the result is the longest whole-character prefix that fits,
+ * then "...". */
+START_TEST(cut_reads_only_what_it_wrote)
+{
+	static const char text[] = "abcd\xF0\x9F\x98\x80" "efgh\xE2\x82\xAC" "ij";
+	const size_t len = sizeof(text) - 1;
+	for (size_t size = 5; size <= len; size++) {
+		char dst[64];
+		memset(dst, 0x80, sizeof(dst));
+		ck_assert(jfs_clean_text(dst, size, text, len));
+		size_t room = size - 4, keep = 0; /* the longest whole prefix within room */
+		for (size_t i = 0; i < len;) {
+			unsigned char c = (unsigned char)text[i];
+			size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+			if (i + n > room)
+				break;
+			i += n;
+			keep = i;
+		}
+		char want[64];
+		memcpy(want, text, keep);
+		memcpy(want + keep, "...", 4);
+		ck_assert_msg(strcmp(dst, want) == 0, "size %zu: \"%s\", want \"%s\"", size, dst,
+			      want);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("error");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, body_unexpected_argument);
+	tcase_add_test(tc, cut_reads_only_what_it_wrote);
 	tcase_add_test(tc, body_invalid_value);
 	tcase_add_test(tc, body_not_found_uuid);
 	tcase_add_test(tc, body_unauthorized);

@@ -558,12 +558,55 @@ START_TEST(references)
 }
 END_TEST
 
+/* Only 8-4-4-4-12 hexadecimal uuids are job uuids (the only ones sent in a path). */
+START_TEST(uuid_syntax)
+{
+	ck_assert(jfs_uuid_is_valid("0b1c2d3e-4f5a-6b7c-8d9e-0a1b2c3d4e5f"));
+	ck_assert(jfs_uuid_is_valid("0B1C2D3E-4F5A-6B7C-8D9E-0A1B2C3D4E5F"));
+	static const char *const bad[] = {
+		"", ".", "..", "%", "a.b", "0b1c2d3e-4f5a-6b7c-8d9e-0a1b2c3d4e5",
+		"0b1c2d3e-4f5a-6b7c-8d9e-0a1b2c3d4e5f0", "0b1c2d3e_4f5a-6b7c-8d9e-0a1b2c3d4e5f",
+		"0b1c2d3e-4f5a-6b7c-8d9e-0a1b2c3d4e5g", "../../../../../../../../../../../..",
+		"0b1c2d3e-4f5a-6b7c-8d9e-0a1b2c3d4e/f",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!jfs_uuid_is_valid(bad[i]), "\"%s\" taken for a uuid", bad[i]);
+}
+END_TEST
+
+/* A job has one name: a lookup name is its uuid's only when it is that uuid's
+ * encoding ("a%2Eb" is not "a.b"'s second directory). */
+START_TEST(name_to_uuid_one_name)
+{
+	static const struct {
+		const char *name, *uuid; /* uuid NULL: not a job's name */
+	} cases[] = {
+		{ "0b1c2d3e-4f5a-6b7c-8d9e-0a1b2c3d4e5f", "0b1c2d3e-4f5a-6b7c-8d9e-0a1b2c3d4e5f" },
+		{ "a.b", "a.b" },	   { "a%2Eb", NULL },	  { "%2E%2E", ".." },
+		{ "%2E", "." },		   { "%", "" },		  { "a%2Fb", "a/b" },
+		{ "%2e%2e", NULL },	   { "..", NULL },	  { ".", NULL },
+		{ "%252E", "%2E" },	   { "x%41", NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *uuid = jfs_name_to_uuid(cases[i].name);
+		if (!cases[i].uuid)
+			ck_assert_msg(!uuid, "%s: taken for %s", cases[i].name, uuid);
+		else
+			ck_assert_msg(uuid && strcmp(uuid, cases[i].uuid) == 0, "%s: %s",
+				      cases[i].name, uuid ? uuid : "(none)");
+		free(uuid);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("job");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, svm_job);
+	tcase_add_test(tc, uuid_syntax);
+	tcase_add_test(tc, name_to_uuid_one_name);
 	tcase_add_test(tc, job_json_file);
 	tcase_add_test(tc, skipped_name_after_kept_members);
 	tcase_add_test(tc, failure_with_arguments);

@@ -2,6 +2,7 @@
 #include "jobsfs/log.h"
 
 #include "jobsfs/error.h"
+#include "jobsfs/job.h"
 
 #include <check.h>
 #include <errno.h>
@@ -229,6 +230,55 @@ START_TEST(error_log_line)
 }
 END_TEST
 
+/* Every control byte and ESC sequence in text from the cluster: as a %s of a line,
+ * and as a job's uuid and start_time (job.c warns about a time it cannot read). */
+static void write_hostile_lines(void)
+{
+	char hostile[64];
+	size_t n = 0;
+	for (int c = 1; c < 0x20; c++)
+		hostile[n++] = (char)c;
+	hostile[n++] = 0x7f;
+	hostile[n] = '\0';
+	jfs_log_init("jobsfs", JFS_LOG_DEBUG, JFS_LOG_STDERR);
+	jfs_warn("job %s: one line", hostile);
+	jfs_debug("next link %s", "/api/cluster/jobs?x\njobsfs: error: forged\x1b[2J\x1b]0;t\x07");
+
+	static const char body[] =
+		"{\"uuid\":\"1b9c1f1e-0000-0000-0000-00000000000a\\njobsfs: error: forged "
+		"\\u001b[31mred\",\"state\":\"running\",\"start_time\":\"2026\\r\\n"
+		"jobsfs: error: forged too\\u001b[0m\"}";
+	struct jfs_job *job = NULL;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	if (jfs_job_parse(body, sizeof(body) - 1, 16, &job, &e) == 0)
+		jfs_job_unref(job);
+	else
+		jfs_error_log(&e, "parsing a hostile job");
+	jfs_log_init("jobsfs", JFS_LOG_WARN, JFS_LOG_STDERR);
+}
+
+START_TEST(cluster_text_cannot_forge_lines)
+{
+	char *out = capture_stderr(write_hostile_lines);
+	size_t lines = 0;
+	for (const char *p = out; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\n') {
+			lines++;
+			ck_assert_msg(strncmp(p + 1, "jobsfs: ", 8) == 0 || p[1] == '\0',
+				      "a line that is not jobsfs's: %s", p + 1);
+			continue;
+		}
+		ck_assert_msg(c >= 0x20 && c != 0x7f, "control byte 0x%02x in: %s", c, out);
+	}
+	/* The warning, the debug line, and at least the start_time's warning. */
+	ck_assert_uint_ge(lines, 3);
+	ck_assert_ptr_null(strstr(out, "\njobsfs: error: forged"));
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("log");
@@ -242,6 +292,7 @@ int main(void)
 	tcase_add_test(tc, lines_stay_whole);
 	tcase_add_test(tc, syslog_sink);
 	tcase_add_test(tc, error_log_line);
+	tcase_add_test(tc, cluster_text_cannot_forge_lines);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
