@@ -127,7 +127,8 @@ struct job_entry {
 	struct hnode h;			/* key: the uuid */
 	struct jfs_job *job;		/* one reference; NULL: negative or not yet known */
 	int64_t fetched_ms;		/* cluster time the fetch of job started */
-	int64_t ready_ms;		/* cluster time that fetch completed: an active
+	int64_t ready_ms;		/* cluster time that fetch completed */
+	int64_t ready_mono_ms;		/* the same on the monotonic clock: an active
 					 * job is fresh for ttl from here */
 	int64_t negative_until_ms;	/* job == NULL: -ENOENT until then; 0: not negative */
 	uint64_t data_seq;		/* sequence number of the fetch the data came from */
@@ -168,6 +169,8 @@ struct jfs_store {
 	int64_t negative_ms;
 	size_t mem_max;
 	jfs_store_clock_fn clock;
+	jfs_store_clock_fn mono; /* the monotonic clock: ages against ttl */
+	void *mono_arg;
 	void *clock_arg;
 	void (*on_change)(void *arg);
 	void *on_change_arg;
@@ -199,6 +202,20 @@ static int64_t default_clock(void *arg)
 int64_t jfs_store_now_ms(struct jfs_store *s)
 {
 	return s->clock(s->clock_arg);
+}
+
+static int64_t default_mono(void *arg)
+{
+	(void)arg;
+	return jfs_mono_ms();
+}
+
+/* Now on the monotonic clock: what ages (freshness against ttl) are measured on. The
+ * store's clock, the cluster's, can step (NTP, a VM resumed): measured on it, an hour
+ * back made every listing and active job fresh for that hour (issue 11). */
+static int64_t mono_now(const struct jfs_store *s)
+{
+	return s->mono(s->mono_arg);
 }
 
 /* The cluster time a fetch started, from the time it completed (done_ms) and when it
@@ -239,7 +256,8 @@ void jfs_listing_unref(struct jfs_listing *l)
 
 /* A listing holding its own reference to each job of list. NULL on ENOMEM. */
 static struct jfs_listing *listing_new(const struct jfs_job_list *list, uint64_t seq,
-				       int64_t fetched_ms, int64_t ready_ms, bool full)
+				       int64_t fetched_ms, int64_t ready_ms,
+				       int64_t ready_mono_ms, bool full)
 {
 	struct jfs_listing *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -247,6 +265,7 @@ static struct jfs_listing *listing_new(const struct jfs_job_list *list, uint64_t
 	l->refs = 1;
 	l->fetched_ms = fetched_ms;
 	l->ready_ms = ready_ms;
+	l->ready_mono_ms = ready_mono_ms;
 	l->changed_ms = fetched_ms;
 	l->full_records = full;
 	if (list->n > 0) {
@@ -539,7 +558,8 @@ static bool job_expired_at(const struct jfs_store *s, const struct jfs_job *job,
  * however often it is fetched, shared by every listing, reader and kernel inode that
  * holds it. */
 static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs_job **job,
-			   uint64_t seq, int64_t fetched_ms, int64_t ready_ms)
+			   uint64_t seq, int64_t fetched_ms, int64_t ready_ms,
+			   int64_t ready_mono_ms)
 {
 	if (seq <= je->data_seq) {
 		s->ctr.stale_drops++;
@@ -560,6 +580,7 @@ static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs
 	}
 	je->fetched_ms = fetched_ms;
 	je->ready_ms = ready_ms;
+	je->ready_mono_ms = ready_mono_ms;
 	je->negative_until_ms = 0;
 	je->data_seq = seq;
 	lru_touch(s, je);
@@ -610,12 +631,12 @@ static void evict_locked(struct jfs_store *s)
 enum verdict { MISS, HIT, GONE };
 
 static enum verdict job_entry_check(const struct jfs_store *s, const struct job_entry *je,
-				    int64_t now)
+				    int64_t now, int64_t mono)
 {
 	if (je->job) {
 		if (job_scheduled(s, je->job, je->fetched_ms))
 			return now >= expiry_at_ms(s, je->job) ? GONE : HIT;
-		return now - je->ready_ms < s->ttl_ms ? HIT : MISS;
+		return mono - je->ready_mono_ms < s->ttl_ms ? HIT : MISS;
 	}
 	if (je->negative_until_ms && !window_over(s, je->negative_until_ms, now))
 		return GONE;
@@ -658,7 +679,7 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 		pthread_mutex_unlock(&s->lock);
 		return jfs_error_set(e, ENOMEM, "out of memory caching job %s", uuid);
 	}
-	switch (job_entry_check(s, je, now)) {
+	switch (job_entry_check(s, je, now, mono_now(s))) {
 	case HIT:
 		s->ctr.job_hits++;
 		lru_touch(s, je);
@@ -699,7 +720,7 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 		int64_t mono_start = jfs_mono_ms();
 		jfs_error_clear(&fe);
 		int rc = jfs_client_get(s->client, uuid, &job, &fe);
-		int64_t done = jfs_store_now_ms(s);
+		int64_t done = jfs_store_now_ms(s), mono_done = mono_now(s);
 		int64_t start = fetch_start_ms(done, mono_start);
 		if (rc == 0)
 			job->seq = seq; /* not shared yet */
@@ -711,7 +732,7 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 
 		pthread_mutex_lock(&s->lock);
 		if (rc == 0)
-			set_job_locked(s, je, &job, seq, start, done);
+			set_job_locked(s, je, &job, seq, start, done, mono_done);
 		else if (rc == -ENOENT)
 			set_negative_locked(s, je, seq, done);
 		jfs_job_unref(job);
@@ -762,7 +783,7 @@ double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job)
 		pthread_mutex_lock(&s->lock);
 		struct job_entry *je = job_entry_get_locked(s, job->uuid, false);
 		if (je && je->job == job)
-			left = je->ready_ms + s->ttl_ms - now;
+			left = je->ready_mono_ms + s->ttl_ms - mono_now(s);
 		pthread_mutex_unlock(&s->lock);
 	}
 	return left > 0 ? (double)left / 1000.0 : 0.0;
@@ -813,7 +834,8 @@ static void fill_jobs_locked(struct jfs_store *s, struct jfs_listing *l, uint64_
 		struct jfs_job *job = jfs_job_ref(l->jobs[i]); /* alive until by_name is done */
 		struct job_entry *je = job_entry_get_locked(s, job->uuid, true);
 		if (je)
-			set_job_locked(s, je, &l->jobs[i], seq, l->fetched_ms, l->ready_ms);
+			set_job_locked(s, je, &l->jobs[i], seq, l->fetched_ms, l->ready_ms,
+				       l->ready_mono_ms);
 		struct jfs_job **slot = l->jobs[i] != job ? by_name_slot(l, job->name) : NULL;
 		if (slot) /* by_name holds the same pointers, unreferenced */
 			*slot = l->jobs[i];
@@ -881,7 +903,7 @@ static void drop_deleted_locked(struct jfs_store *s, struct listing_entry *le,
 
 double jfs_store_listing_life(struct jfs_store *s, const struct jfs_listing *l)
 {
-	int64_t left = l->ready_ms + s->ttl_ms - jfs_store_now_ms(s);
+	int64_t left = l->ready_mono_ms + s->ttl_ms - mono_now(s);
 	return left > 0 ? (double)left / 1000.0 : 0.0;
 }
 
@@ -902,7 +924,7 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		return jfs_error_set(e, ENOMEM, "out of memory caching a listing");
 	}
 	le->used_ms = now;
-	if (le->listing && now - le->listing->ready_ms < s->ttl_ms) {
+	if (le->listing && mono_now(s) - le->listing->ready_mono_ms < s->ttl_ms) {
 		s->ctr.list_hits++;
 		*out = jfs_listing_ref(le->listing);
 		pthread_mutex_unlock(&s->lock);
@@ -930,9 +952,10 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		int64_t mono_start = jfs_mono_ms();
 		jfs_error_clear(&fe);
 		int rc = jfs_client_list(s->client, q, &list, &fe);
-		int64_t done = jfs_store_now_ms(s);
+		int64_t done = jfs_store_now_ms(s), mono_done = mono_now(s);
 		if (rc == 0) {
-			l = listing_new(&list, seq, fetch_start_ms(done, mono_start), done, full);
+			l = listing_new(&list, seq, fetch_start_ms(done, mono_start), done, mono_done,
+					full);
 			if (!l)
 				rc = jfs_error_set(&fe, ENOMEM, "out of memory holding a listing");
 		}
@@ -1016,7 +1039,7 @@ int jfs_store_sweep(struct jfs_store *s, char ***uuids, size_t *n)
 			}
 			if (le->failed && window_over(s, le->failed_until_ms, now))
 				failure_forget_locked(&le->failed);
-			if (le->listing && now - le->listing->ready_ms >= s->ttl_ms) {
+			if (le->listing && mono_now(s) - le->listing->ready_mono_ms >= s->ttl_ms) {
 				jfs_listing_unref(le->listing);
 				le->listing = NULL;
 			} else if (!le->listing && !le->failed &&
@@ -1104,6 +1127,8 @@ int jfs_store_new(struct jfs_client *c, const struct jfs_store_config *cfg,
 	s->mem_max = cfg->mem_max ? cfg->mem_max : JFS_STORE_MEM_DEFAULT;
 	s->clock = cfg->clock ? cfg->clock : default_clock;
 	s->clock_arg = cfg->clock ? cfg->clock_arg : s->http;
+	s->mono = cfg->mono_clock ? cfg->mono_clock : default_mono;
+	s->mono_arg = cfg->mono_clock ? cfg->mono_clock_arg : NULL;
 	s->on_change = cfg->on_change;
 	s->on_change_arg = cfg->on_change_arg;
 	s->lru.next = s->lru.prev = &s->lru;

@@ -7,7 +7,8 @@
  *  - Jobs by uuid. A finished job (success/failure) is valid until end_time + expiry
  *    on the cluster's clock and is gone (-ENOENT) after that, whatever a listing still
  *    holds; an active job is fresh within ttl (counted, like a listing's, from when
- *    the fetch that brought it completed), then fetched again. A uuid the cache
+ *    the fetch that brought it completed, on the monotonic clock: a step of the wall
+ *    clock makes nothing fresh or stale), then fetched again. A uuid the cache
  *    does not hold is fetched by GET; -ENOENT answers are cached briefly, and so are
  *    failures (a second at most, never past ttl): the same error again, no request.
  *  - Concurrent misses on one key share one request; a slow answer never replaces
@@ -43,6 +44,11 @@ struct jfs_store_config {
 	size_t mem_max;		  /* cap on the bytes of jobs held (job->mem); 0: default */
 	jfs_store_clock_fn clock; /* NULL: our clock plus the skew the HTTP layer saw */
 	void *clock_arg;
+	/* The monotonic clock that ages are measured on (freshness against ttl, the
+	 * lives given to the kernel); only expiry goes by the cluster's clock above.
+	 * NULL: CLOCK_MONOTONIC. For tests that step one clock and not the other. */
+	jfs_store_clock_fn mono_clock;
+	void *mono_clock_arg;
 	/* Called when a job is found expired, changed or deleted (its uuid then waits
 	 * for jfs_store_take_changes), so that a housekeeper can act at once. Called
 	 * with the store's lock held: it must not call the store. NULL: none. */
@@ -57,9 +63,12 @@ struct jfs_listing {
 	size_t n;
 	int64_t fetched_ms;	  /* cluster time the fetch started (what the cluster
 				   * held then: expiry decisions go by this) */
-	int64_t ready_ms;	  /* cluster time the fetch completed: the listing is
-				   * fresh for ttl from here, so a walk longer than ttl
-				   * is not stale on arrival */
+	int64_t ready_ms;	  /* cluster time the fetch completed */
+	int64_t ready_mono_ms;	  /* the same on the monotonic clock (the store's
+				   * mono_clock): the listing is fresh for ttl from
+				   * here, so a walk longer than ttl is not stale on
+				   * arrival, and a step of the wall clock changes no
+				   * freshness */
 	int64_t changed_ms;	  /* fetched_ms of the first listing of this view with
 				   * the same names (a directory's mtime moves only when
 				   * entries come or go) */
