@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import urllib.request
+from datetime import datetime
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -19,8 +20,11 @@ TOUR = [
     "$ cat {d}/",
     "$ grep -rl \"entry doesn't exist\" {d} | head",
     "$ ls {d}/state=failure/ | head",
-    "$ ls '{d}/order_by=start_time desc/max_records=5/'",
+    "$ ls -U '{d}/order_by=start_time desc/max_records=5/'",
+    "$ for j in $(ls -U '{d}/order_by=start_time desc/max_records=5/'); do",
 ]
+# A job of the order_by view and its start_time, as the tour's last command prints them.
+STARTED = re.compile(r"^([0-9a-f-]{36}) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*)$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -57,6 +61,22 @@ def main():
         assert len(uuids) >= 10, "the tour printed %d job uuids, want at least 10 " \
             "(ls | head, and the five newest):\n%s" % (len(uuids), out[:2000])
         assert "demo: that command failed" not in result["err"], result["err"][:2000]
+        # The view newest first, in the order the directory lists it (ls -U).
+        started = [m.group(2) for m in map(STARTED.match, out.splitlines()) if m]
+        assert len(started) == 5, "want the five newest jobs with their start_time:\n%s" % (
+            out[-1500:])
+        times = [datetime.fromisoformat(t) for t in started]
+        assert times == sorted(times, reverse=True), \
+            "order_by=start_time desc listed out of order: %s" % started
+
+    def nothing_unmeant():
+        """A clean demo prints nothing it did not mean: no unmount of what is already
+        unmounted ("fusermount3: failed to unmount ...: Invalid argument")."""
+        text = result.get("out", "") + result.get("err", "")
+        assert "out" in result, "the demo did not run"
+        for bad in ("fusermount", "failed to unmount", "Invalid argument"):
+            lines = [l for l in text.splitlines() if bad in l]
+            assert not lines, "the demo printed %r" % lines
 
     def all_stopped():
         out = result.get("out")
@@ -83,6 +103,7 @@ def main():
 
     runner.run("demo --tour exits 0", run_demo)
     runner.run("demo shows every tour command", tour_shown)
+    runner.run("demo prints nothing it did not mean", nothing_unmeant)
     runner.run("demo unmounts and stops everything", all_stopped)
     return runner.finish()
 
