@@ -740,9 +740,9 @@ WALK_JOBS, WALK_STOPS = 3000, 6
 def stop_during_walk_case(jobsfs, sim_path, tmp):
     """SIGTERM while two `grep -r` read the tree: jobsfs exits 0 within seconds, every
     time. jobsfs pushes the files of a directory a reader walks into the page cache
-    (fs/push.c); a push that waited for a READ nobody answers once the loop has ended
-    would hold the exit for ever (a first version, pushing from a thread of its own,
-    hung 1 of 8 such stops)."""
+    from a thread of its own (fs/push.c); a push that waited for a READ nobody answers
+    once the loop has ended would hold the exit for ever, so the stopper ends the pusher
+    while the workers still answer (fs/stop.h)."""
     def case():
         sim = harness.Sim(sim_path, ["--jobs", str(WALK_JOBS), "--expiry", "86400"])
         try:
