@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-JOBS = 2000
+JOBS = 1500
 ROUNDS = 2
 WALK_TIMEOUT = 90   # seconds for every walker of one round; a round takes ~5 s here
 STOP_TIMEOUT = 10   # seconds jobsfs may take to exit on SIGTERM after the walk
