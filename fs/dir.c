@@ -230,8 +230,8 @@ static int dir_continue(struct jfs_mount *m, struct jfs_inode *in, uint32_t hash
 			jfs_job_unref(job);
 			jfs_listing_unref(l);
 		}
-		if (rc != 0 && rc != -ENOENT)
-			return rc; /* logged by resolve */
+		if (rc != 0)
+			return rc; /* logged by resolve (a job gone is ENOENT) */
 	}
 	char path[1024];
 	jfs_warn("%s: a directory read resumed after what it was reading changed and was "
