@@ -465,13 +465,6 @@ static int cmp_uuid(const void *key, const void *elem)
 	return strcmp(key, *(char *const *)elem);
 }
 
-static void unmark_jobs_locked(struct jfs_inodes *t)
-{
-	for (size_t i = 0; i < t->nbuckets; i++)
-		for (struct jfs_inode *in = t->by_ino[i]; in; in = in->ino_next)
-			in->marked = false;
-}
-
 long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 			struct jfs_inode_ref **out)
 {
@@ -482,7 +475,8 @@ long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 	pthread_mutex_lock(&t->lock);
 	/* Two passes, linear in the inodes: mark the job directories of these uuids (a
 	 * binary search each), then take every inode whose job directory is marked. A
-	 * search for every inode's uuid took 1.4 s for 1.4 million inodes. */
+	 * search for every inode's uuid took 1.4 s for 1.4 million inodes. The first pass
+	 * sets every job directory's mark, true or false, so none is cleared after. */
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct jfs_inode *in = t->by_ino[i]; in; in = in->ino_next)
 			if (in->kind == JFS_INODE_JOB)
@@ -509,12 +503,10 @@ long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 			refs[n].ino = in->ino;
 			n++;
 		}
-	unmark_jobs_locked(t);
 	pthread_mutex_unlock(&t->lock);
 	*out = refs;
 	return (long)n;
 nomem:
-	unmark_jobs_locked(t);
 	pthread_mutex_unlock(&t->lock);
 	jfs_inode_refs_free(refs, n);
 	return -ENOMEM;

@@ -69,7 +69,8 @@ struct jfs_inode {
 	bool named;		  /* in the (parent, name) map: false once a newer
 				   * version of the file took the name */
 	bool marked;		  /* JOB: one of the jobs jfs_inodes_of_jobs is
-				   * collecting (only during that call) */
+				   * collecting (set for every JOB inode at the
+				   * start of each call; read only within it) */
 	struct jfs_inode *dir_next; /* the table's list of inodes holding a listing */
 	uint64_t nlookup;	  /* the kernel's lookup count */
 	struct jfs_inode *ino_next, *name_next; /* hash chains */

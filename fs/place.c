@@ -117,21 +117,6 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 	return rc;
 }
 
-int jfs_place_resolve_held(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p)
-{
-	if (in->kind == JFS_INODE_ROOT || in->kind == JFS_INODE_VIEW) {
-		struct jfs_listing *l = jfs_inodes_listing(m->inodes, in);
-		if (l) {
-			memset(p, 0, sizeof(*p));
-			p->in = in;
-			p->listing = l;
-			p->life = jfs_store_listing_life(m->store, l);
-			return 0;
-		}
-	}
-	return jfs_place_resolve(m, in, p);
-}
-
 int jfs_place_resolve_attr(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p)
 {
 	if (in->kind != JFS_INODE_ROOT && in->kind != JFS_INODE_VIEW)

@@ -31,19 +31,15 @@ struct jfs_place {
  * FILE its version, without asking the store. */
 int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p);
 
-/* Resolve a ROOT or VIEW inode to the listing it last served, even stale, without
- * asking the store; only an inode that has none yet resolves as jfs_place_resolve
- * does. For what must not cost a walk of every page: a readdir past offset 0 (it
- * continues the snapshot offset 0 began) and getattr (nlink and mtime may lag by one
- * ttl). */
-int jfs_place_resolve_held(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p);
 void jfs_place_release(struct jfs_place *p);
 
-/* Resolve inode in for its attributes: as jfs_place_resolve_held, but a ROOT or VIEW
- * that holds no listing yet resolves to none (p->listing and p->node NULL), never
- * asking the cluster: `stat MOUNT` and `df MOUNT` work while the cluster fails, and
- * only `ls MOUNT` fails with its errno. jfs_place_attr then gives a plain directory
- * (nlink 2, mtime the mount's start) that the kernel does not keep. */
+/* Resolve inode in for its attributes (getattr). A ROOT or VIEW resolves to the
+ * listing it last served, even stale, never asking the store: fetching would make a
+ * walk of every page out of each stat of the root (nlink and mtime may lag by one
+ * ttl). One that holds no listing yet resolves to none (p->listing and p->node NULL):
+ * `stat MOUNT` and `df MOUNT` work while the cluster fails, and only `ls MOUNT` fails
+ * with its errno; jfs_place_attr then gives a plain directory (nlink 2, mtime the
+ * mount's start) that the kernel does not keep. Other kinds as jfs_place_resolve. */
 int jfs_place_resolve_attr(struct jfs_mount *m, struct jfs_inode *in, struct jfs_place *p);
 
 /* Log an error about to reach a user, with the path asked for (in, then child). */

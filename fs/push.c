@@ -169,9 +169,6 @@ void jfs_push_dir_read(struct jfs_mount *m, pid_t pid, struct jfs_inode *dir,
 		free(wanted);
 }
 
-/* The pusher thread: stores queued files, one at a time. A store may wait for a page
- * that a READ in flight holds locked, until a worker answers that READ; no worker ever
- * waits for this thread, so that wait always ends. */
 /* The debug line for a directory's files, once they are all stored. */
 static void log_pushed(fuse_ino_t dir, size_t n)
 {

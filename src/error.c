@@ -51,7 +51,7 @@ static size_t utf8_sequence(const unsigned char *s, size_t avail)
  * control bytes become spaces and bytes that are not UTF-8 become '?', so a log line
  * stays one readable line. A text that does not fit is cut between characters and
  * ends in "..." (when dst has room for it). Returns true when the text was cut. */
-static bool copy_text(char *dst, size_t size, const char *src, size_t len)
+bool jfs_clean_text(char *dst, size_t size, const char *src, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)src;
 	size_t o = 0, i = 0;
@@ -91,12 +91,7 @@ static bool copy_text(char *dst, size_t size, const char *src, size_t len)
 	return true;
 }
 
-bool jfs_clean_text(char *dst, size_t size, const char *src, size_t len)
-{
-	return copy_text(dst, size, src, len);
-}
-
-#define COPY_FIELD(field, src, len) copy_text((field), sizeof(field), (src), (len))
+#define COPY_FIELD(field, src, len) jfs_clean_text((field), sizeof(field), (src), (len))
 
 void jfs_error_clear(struct jfs_error *e)
 {
@@ -162,11 +157,11 @@ static bool copy_member(struct json_object *obj, const char *key, char *dst, siz
 		return false;
 	switch (json_object_get_type(v)) {
 	case json_type_string:
-		return copy_text(dst, size, json_object_get_string(v),
+		return jfs_clean_text(dst, size, json_object_get_string(v),
 				 (size_t)json_object_get_string_len(v));
 	case json_type_int: /* some releases send the code as a number */
 		snprintf(num, sizeof(num), "%" PRId64, json_object_get_int64(v));
-		return copy_text(dst, size, num, strlen(num));
+		return jfs_clean_text(dst, size, num, strlen(num));
 	default:
 		return false; /* null, objects, arrays, doubles, booleans: not a text */
 	}
@@ -192,7 +187,7 @@ static void append_arguments(struct json_object *arguments, char *msg, size_t si
 			memcpy(msg + used, "; ", sizeof("; "));
 			used += 2;
 		}
-		if (copy_text(msg + used, size - used, json_object_get_string(m),
+		if (jfs_clean_text(msg + used, size - used, json_object_get_string(m),
 			      (size_t)json_object_get_string_len(m)))
 			return;
 		used += strlen(msg + used);
@@ -263,7 +258,7 @@ append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 	if (vsnprintf(text, sizeof(text), fmt, ap) < 0)
 		text[0] = '\0';
 	va_end(ap);
-	if (copy_text(buf + *pos, len - *pos, text, strlen(text)))
+	if (jfs_clean_text(buf + *pos, len - *pos, text, strlen(text)))
 		*pos = len - 1; /* full: later pieces are dropped */
 	else
 		*pos += strlen(buf + *pos);

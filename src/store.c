@@ -127,9 +127,8 @@ struct job_entry {
 	struct hnode h;			/* key: the uuid */
 	struct jfs_job *job;		/* one reference; NULL: negative or not yet known */
 	int64_t fetched_ms;		/* cluster time the fetch of job started */
-	int64_t ready_ms;		/* cluster time that fetch completed */
-	int64_t ready_mono_ms;		/* the same on the monotonic clock: an active
-					 * job is fresh for ttl from here */
+	int64_t ready_mono_ms;		/* monotonic time that fetch completed: an
+					 * active job is fresh for ttl from here */
 	int64_t negative_until_ms;	/* job == NULL: -ENOENT until then; 0: not negative */
 	uint64_t data_seq;		/* sequence number of the fetch the data came from */
 	struct inflight *inflight;	/* a GET in progress, or NULL */
@@ -552,14 +551,13 @@ static bool job_expired_at(const struct jfs_store *s, const struct jfs_job *job,
 }
 
 /* Store *job (a new reference is taken) as fetched by the fetch seq that started at
- * fetched_ms and completed at ready_ms, unless the entry holds the answer of a later
- * fetch. When the entry holds a job with the same record, that one is kept and *job
- * becomes it (the caller's reference moves): a job that did not change is one object
- * however often it is fetched, shared by every listing, reader and kernel inode that
- * holds it. */
+ * fetched_ms and completed at ready_mono_ms (monotonic), unless the entry holds the
+ * answer of a later fetch. When the entry holds a job with the same record, that one
+ * is kept and *job becomes it (the caller's reference moves): a job that did not
+ * change is one object however often it is fetched, shared by every listing, reader
+ * and kernel inode that holds it. */
 static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs_job **job,
-			   uint64_t seq, int64_t fetched_ms, int64_t ready_ms,
-			   int64_t ready_mono_ms)
+			   uint64_t seq, int64_t fetched_ms, int64_t ready_mono_ms)
 {
 	if (seq <= je->data_seq) {
 		s->ctr.stale_drops++;
@@ -579,7 +577,6 @@ static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs
 		s->mem += (*job)->mem;
 	}
 	je->fetched_ms = fetched_ms;
-	je->ready_ms = ready_ms;
 	je->ready_mono_ms = ready_mono_ms;
 	je->negative_until_ms = 0;
 	je->data_seq = seq;
@@ -732,7 +729,7 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 
 		pthread_mutex_lock(&s->lock);
 		if (rc == 0)
-			set_job_locked(s, je, &job, seq, start, done, mono_done);
+			set_job_locked(s, je, &job, seq, start, mono_done);
 		else if (rc == -ENOENT)
 			set_negative_locked(s, je, seq, done);
 		jfs_job_unref(job);
@@ -834,8 +831,7 @@ static void fill_jobs_locked(struct jfs_store *s, struct jfs_listing *l, uint64_
 		struct jfs_job *job = jfs_job_ref(l->jobs[i]); /* alive until by_name is done */
 		struct job_entry *je = job_entry_get_locked(s, job->uuid, true);
 		if (je)
-			set_job_locked(s, je, &l->jobs[i], seq, l->fetched_ms, l->ready_ms,
-				       l->ready_mono_ms);
+			set_job_locked(s, je, &l->jobs[i], seq, l->fetched_ms, l->ready_mono_ms);
 		struct jfs_job **slot = l->jobs[i] != job ? by_name_slot(l, job->name) : NULL;
 		if (slot) /* by_name holds the same pointers, unreferenced */
 			*slot = l->jobs[i];
