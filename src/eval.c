@@ -1,5 +1,6 @@
-/* ontap-sim's query language (see simq.h): filters, order_by and fields of
- * GET /api/cluster/jobs, evaluated on json-c job records.
+/* ONTAP's query language (see jobsfs/eval.h): filters, order_by and fields of
+ * GET /api/cluster/jobs, evaluated locally on json-c job records, by ontap-sim and by
+ * the history alike.
  *
  * Case: the vendor's REST documentation (docs.netapp.com: ontap-automation "Input
  * variables", the REST API reference's "Getting started", the CLI's "query operators"
@@ -21,14 +22,14 @@
  * - `a..b` is an inclusive range; on a string field a '*' takes precedence and a side
  *   left empty makes the term a plain value (so message=Complete... still works).
  *
- * Speed: simq_filter_compile does all parsing and allocation; simq_filter_match walks
+ * Speed: jfs_eval_filter_compile does all parsing and allocation; jfs_eval_filter_match walks
  * the record with json-c lookups and compares in place (no allocation, no copies, no
  * json-c call that formats or caches text inside a shared object), so it is safe on
  * records that other threads read at the same time. Walking json-c objects costs
  * several scattered memory reads per field, so for bulk work a server keeps a
- * simq_row per record (all values typed, in one allocation) and matches and sorts
+ * jfs_eval_row per record (all values typed, in one allocation) and matches and sorts
  * those: same answers, a fraction of the memory traffic. */
-#include "simq.h"
+#include "jobsfs/eval.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -41,29 +42,29 @@
 
 #include "jobsfs/isotime.h"
 
-#define SIMQ_MAX_DEPTH 4 /* deepest schema path is 3 segments: error.arguments.code */
-#define SIMQ_NUM_BUF 32	 /* text of an int64 or a double, for '*' on numbers */
+#define JFS_EVAL_MAX_DEPTH 4 /* deepest schema path is 3 segments: error.arguments.code */
+#define JFS_EVAL_NUM_BUF 32	 /* text of an int64 or a double, for '*' on numbers */
 
 /* ------------------------------------------------------------------------------ */
 /* Schema                                                                          */
 
-static const struct simq_field schema[] = {
-	{ "uuid", SIMQ_STRING },
-	{ "description", SIMQ_STRING },
-	{ "state", SIMQ_STRING },
-	{ "message", SIMQ_STRING },
-	{ "code", SIMQ_NUMBER },
-	{ "start_time", SIMQ_TIME },
-	{ "end_time", SIMQ_TIME },
-	{ "error.code", SIMQ_STRING },
-	{ "error.message", SIMQ_STRING },
-	{ "error.target", SIMQ_STRING },
-	{ "error.arguments.code", SIMQ_STRING },
-	{ "error.arguments.message", SIMQ_STRING },
-	{ "node.name", SIMQ_STRING },
-	{ "node.uuid", SIMQ_STRING },
-	{ "svm.name", SIMQ_STRING },
-	{ "svm.uuid", SIMQ_STRING },
+static const struct jfs_eval_field schema[] = {
+	{ "uuid", JFS_EVAL_STRING },
+	{ "description", JFS_EVAL_STRING },
+	{ "state", JFS_EVAL_STRING },
+	{ "message", JFS_EVAL_STRING },
+	{ "code", JFS_EVAL_NUMBER },
+	{ "start_time", JFS_EVAL_TIME },
+	{ "end_time", JFS_EVAL_TIME },
+	{ "error.code", JFS_EVAL_STRING },
+	{ "error.message", JFS_EVAL_STRING },
+	{ "error.target", JFS_EVAL_STRING },
+	{ "error.arguments.code", JFS_EVAL_STRING },
+	{ "error.arguments.message", JFS_EVAL_STRING },
+	{ "node.name", JFS_EVAL_STRING },
+	{ "node.uuid", JFS_EVAL_STRING },
+	{ "svm.name", JFS_EVAL_STRING },
+	{ "svm.uuid", JFS_EVAL_STRING },
 };
 
 #define NFIELDS (sizeof(schema) / sizeof(schema[0]))
@@ -71,7 +72,7 @@ static const struct simq_field schema[] = {
 /* A dotted path, split: "svm.name" is { 2, { "svm", "name" } }. */
 struct path {
 	size_t n;
-	const char *seg[SIMQ_MAX_DEPTH];
+	const char *seg[JFS_EVAL_MAX_DEPTH];
 };
 
 /* schema[k]'s path, split (the row/record equivalence tests cover every entry). */
@@ -94,7 +95,7 @@ static const struct path schema_paths[NFIELDS] = {
 	{ 2, { "svm", "uuid" } },
 };
 
-const struct simq_field *simq_field_find(const char *path)
+const struct jfs_eval_field *jfs_eval_field_find(const char *path)
 {
 	if (!path)
 		return NULL;
@@ -104,7 +105,7 @@ const struct simq_field *simq_field_find(const char *path)
 	return NULL;
 }
 
-static const struct path *field_path(const struct simq_field *f)
+static const struct path *field_path(const struct jfs_eval_field *f)
 {
 	return &schema_paths[f - schema];
 }
@@ -112,10 +113,10 @@ static const struct path *field_path(const struct simq_field *f)
 /* ------------------------------------------------------------------------------ */
 /* Errors                                                                          */
 
-static int fail(struct simq_error *err, int rc, int http_status, const char *code,
+static int fail(struct jfs_eval_error *err, int rc, int http_status, const char *code,
 		const char *target, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-static int fail(struct simq_error *err, int rc, int http_status, const char *code,
+static int fail(struct jfs_eval_error *err, int rc, int http_status, const char *code,
 		const char *target, const char *fmt, ...)
 {
 	if (!err)
@@ -130,19 +131,19 @@ static int fail(struct simq_error *err, int rc, int http_status, const char *cod
 	return rc;
 }
 
-static int fail_unexpected(struct simq_error *err, const char *name)
+static int fail_unexpected(struct jfs_eval_error *err, const char *name)
 {
 	return fail(err, -EINVAL, 400, "262179", name, "Unexpected argument \"%s\".", name);
 }
 
-static int fail_invalid(struct simq_error *err, const char *field, const char *value,
+static int fail_invalid(struct jfs_eval_error *err, const char *field, const char *value,
 			size_t len)
 {
 	return fail(err, -EINVAL, 400, "262197", field,
 		    "The value \"%.*s\" is invalid for field \"%s\"", (int)len, value, field);
 }
 
-static int fail_nomem(struct simq_error *err)
+static int fail_nomem(struct jfs_eval_error *err)
 {
 	return fail(err, -ENOMEM, 500, "1", NULL, "Out of memory.");
 }
@@ -227,7 +228,7 @@ static bool glob_fold(const char *s, size_t slen, const char *p, size_t plen)
 /* A whole decimal integer, optional sign, no spaces. */
 static bool parse_int64(const char *s, size_t len, int64_t *out)
 {
-	char tmp[SIMQ_NUM_BUF];
+	char tmp[JFS_EVAL_NUM_BUF];
 	if (len == 0 || len >= sizeof(tmp))
 		return false;
 	memcpy(tmp, s, len);
@@ -276,8 +277,8 @@ enum {
 /* Read v as a value of type t, without allocating and without asking json-c for a
  * string form of a non-string object (that would cache text inside v). The text of a
  * number goes to buf. */
-static void leaf_read(json_object *v, enum simq_type t, unsigned need, struct leaf *l,
-		      char buf[SIMQ_NUM_BUF])
+static void leaf_read(json_object *v, enum jfs_eval_type t, unsigned need, struct leaf *l,
+		      char buf[JFS_EVAL_NUM_BUF])
 {
 	l->kind = LEAF_OK;
 	l->text = "";
@@ -293,12 +294,12 @@ static void leaf_read(json_object *v, enum simq_type t, unsigned need, struct le
 	case json_type_string:
 		l->text = json_object_get_string(v);
 		l->len = (size_t)json_object_get_string_len(v);
-		if (t == SIMQ_NUMBER) {
+		if (t == JFS_EVAL_NUMBER) {
 			if (parse_int64(l->text, l->len, &l->i)) {
 				l->is_int = true;
 			} else {
 				char *end;
-				char tmp[SIMQ_NUM_BUF];
+				char tmp[JFS_EVAL_NUM_BUF];
 				if (l->len == 0 || l->len >= sizeof(tmp)) {
 					l->kind = LEAF_UNREADABLE;
 					return;
@@ -309,7 +310,7 @@ static void leaf_read(json_object *v, enum simq_type t, unsigned need, struct le
 				if (*end != '\0' || l->d != l->d)
 					l->kind = LEAF_UNREADABLE;
 			}
-		} else if (t == SIMQ_TIME && (need & NEED_EPOCH)) {
+		} else if (t == JFS_EVAL_TIME && (need & NEED_EPOCH)) {
 			l->time_ok = parse_time(l->text, l->len, &l->i);
 		}
 		return;
@@ -319,9 +320,9 @@ static void leaf_read(json_object *v, enum simq_type t, unsigned need, struct le
 		l->text = buf;
 		l->len = 0;
 		buf[0] = '\0';
-		if (t != SIMQ_NUMBER || (need & NEED_TEXT))
-			l->len = (size_t)snprintf(buf, SIMQ_NUM_BUF, "%" PRId64, l->i);
-		if (t == SIMQ_TIME)
+		if (t != JFS_EVAL_NUMBER || (need & NEED_TEXT))
+			l->len = (size_t)snprintf(buf, JFS_EVAL_NUM_BUF, "%" PRId64, l->i);
+		if (t == JFS_EVAL_TIME)
 			l->kind = LEAF_UNREADABLE;
 		return;
 	case json_type_double:
@@ -329,15 +330,15 @@ static void leaf_read(json_object *v, enum simq_type t, unsigned need, struct le
 		l->text = buf;
 		l->len = 0;
 		buf[0] = '\0';
-		if (t != SIMQ_NUMBER || (need & NEED_TEXT))
-			l->len = (size_t)snprintf(buf, SIMQ_NUM_BUF, "%.17g", l->d);
-		if (t == SIMQ_TIME || l->d != l->d)
+		if (t != JFS_EVAL_NUMBER || (need & NEED_TEXT))
+			l->len = (size_t)snprintf(buf, JFS_EVAL_NUM_BUF, "%.17g", l->d);
+		if (t == JFS_EVAL_TIME || l->d != l->d)
 			l->kind = LEAF_UNREADABLE;
 		return;
 	case json_type_boolean:
 		l->text = json_object_get_boolean(v) ? "true" : "false";
 		l->len = strlen(l->text);
-		if (t != SIMQ_STRING)
+		if (t != JFS_EVAL_STRING)
 			l->kind = LEAF_UNREADABLE;
 		return;
 	case json_type_object:
@@ -365,7 +366,7 @@ static bool path_split(char *buf, struct path *p)
 	char *s = buf;
 	for (;;) {
 		char *dot = strchr(s, '.');
-		if (p->n == SIMQ_MAX_DEPTH)
+		if (p->n == JFS_EVAL_MAX_DEPTH)
 			return false;
 		p->seg[p->n++] = s;
 		if (dot)
@@ -395,8 +396,8 @@ struct term {
 	struct operand a, b; /* b: upper bound of OP_RANGE */
 };
 
-struct simq_filter {
-	const struct simq_field *field;
+struct jfs_eval_filter {
+	const struct jfs_eval_field *field;
 	const struct path *path;
 	unsigned need; /* NEED_*: what the terms read of each value */
 	size_t nterms;
@@ -406,8 +407,8 @@ struct simq_filter {
 
 /* Make an operand of the field's type from text. Strings and '*' patterns are kept
  * folded; numbers and times must read whole, else 262197. */
-static int operand_make(struct simq_filter *f, bool pattern, const char *s, size_t len,
-			char **cursor, struct operand *o, struct simq_error *err)
+static int operand_make(struct jfs_eval_filter *f, bool pattern, const char *s, size_t len,
+			char **cursor, struct operand *o, struct jfs_eval_error *err)
 {
 	char *dst = *cursor;
 	fold_copy(dst, s, len);
@@ -420,13 +421,13 @@ static int operand_make(struct simq_filter *f, bool pattern, const char *s, size
 		return 0;
 	}
 	switch (f->field->type) {
-	case SIMQ_STRING:
+	case JFS_EVAL_STRING:
 		return 0;
-	case SIMQ_NUMBER:
+	case JFS_EVAL_NUMBER:
 		if (parse_int64(s, len, &o->n))
 			return 0;
 		break;
-	case SIMQ_TIME:
+	case JFS_EVAL_TIME:
 		if (parse_time(s, len, &o->n)) {
 			f->need |= NEED_EPOCH;
 			return 0;
@@ -452,8 +453,8 @@ static const char *find_dotdot(const char *s, size_t len)
 
 /* One alternative of a query: [!] then a literal, null, a comparison, a range, a
  * pattern or a plain value. */
-static int term_compile(struct simq_filter *f, struct term *t, const char *s, size_t len,
-			char **cursor, struct simq_error *err)
+static int term_compile(struct jfs_eval_filter *f, struct term *t, const char *s, size_t len,
+			char **cursor, struct jfs_eval_error *err)
 {
 	t->negate = false;
 	if (len > 0 && s[0] == '!') {
@@ -495,7 +496,7 @@ static int term_compile(struct simq_filter *f, struct term *t, const char *s, si
 	const char *dd = find_dotdot(s, len);
 	if (dd) {
 		size_t lo = (size_t)(dd - s), hi = len - lo - 2;
-		if (f->field->type != SIMQ_STRING || (lo > 0 && hi > 0)) {
+		if (f->field->type != JFS_EVAL_STRING || (lo > 0 && hi > 0)) {
 			t->op = OP_RANGE;
 			int rc = operand_make(f, false, s, lo, cursor, &t->a, err);
 			if (rc)
@@ -523,13 +524,13 @@ static size_t alt_length(const char *s, size_t len)
 	return bar ? (size_t)(bar - s) : len;
 }
 
-int simq_filter_compile(const char *field, const char *query, struct simq_filter **out,
-			struct simq_error *err)
+int jfs_eval_filter_compile(const char *field, const char *query, struct jfs_eval_filter **out,
+			struct jfs_eval_error *err)
 {
 	*out = NULL;
 	if (!field)
 		return fail_unexpected(err, "");
-	const struct simq_field *fd = simq_field_find(field);
+	const struct jfs_eval_field *fd = jfs_eval_field_find(field);
 	if (!fd)
 		return fail_unexpected(err, field);
 	if (!query)
@@ -540,7 +541,7 @@ int simq_filter_compile(const char *field, const char *query, struct simq_filter
 	for (size_t i = 0; i < qlen; i++)
 		maxterms += query[i] == '|';
 
-	struct simq_filter *f = calloc(1, sizeof(*f) + maxterms * sizeof(f->terms[0]));
+	struct jfs_eval_filter *f = calloc(1, sizeof(*f) + maxterms * sizeof(f->terms[0]));
 	if (!f)
 		return fail_nomem(err);
 	/* Each operand's text + NUL: a term's operands take at most its length + 2. */
@@ -558,7 +559,7 @@ int simq_filter_compile(const char *field, const char *query, struct simq_filter
 		size_t n = alt_length(query + pos, qlen - pos);
 		int rc = term_compile(f, &f->terms[f->nterms], query + pos, n, &cursor, err);
 		if (rc) {
-			simq_filter_free(f);
+			jfs_eval_filter_free(f);
 			return rc;
 		}
 		f->nterms++;
@@ -617,17 +618,17 @@ static bool term_eval_order(const struct term *t, int c, int c2)
 }
 
 /* One term on one present, readable value (before negation). */
-static bool term_eval(const struct simq_filter *f, const struct term *t, const struct leaf *l)
+static bool term_eval(const struct jfs_eval_filter *f, const struct term *t, const struct leaf *l)
 {
 	if (t->op == OP_GLOB)
 		return glob_fold(l->text, l->len, t->a.s, t->a.len);
 	switch (f->field->type) {
-	case SIMQ_STRING:
+	case JFS_EVAL_STRING:
 		return term_eval_string(t, l);
-	case SIMQ_NUMBER:
+	case JFS_EVAL_NUMBER:
 		return term_eval_order(t, cmp_num(l->is_int, l->i, l->d, true, t->a.n, 0),
 				       cmp_num(l->is_int, l->i, l->d, true, t->b.n, 0));
-	case SIMQ_TIME:
+	case JFS_EVAL_TIME:
 		if (!l->time_ok)
 			return false;
 		return term_eval_order(t, l->i < t->a.n ? -1 : l->i > t->a.n,
@@ -637,7 +638,7 @@ static bool term_eval(const struct simq_filter *f, const struct term *t, const s
 }
 
 /* Any term holds for the value l. */
-static bool leaf_match(const struct simq_filter *f, const struct leaf *l)
+static bool leaf_match(const struct jfs_eval_filter *f, const struct leaf *l)
 {
 	for (size_t i = 0; i < f->nterms; i++) {
 		const struct term *t = &f->terms[i];
@@ -654,9 +655,9 @@ static bool leaf_match(const struct simq_filter *f, const struct leaf *l)
 	return false;
 }
 
-static bool value_match(const struct simq_filter *f, json_object *v)
+static bool value_match(const struct jfs_eval_filter *f, json_object *v)
 {
-	char buf[SIMQ_NUM_BUF];
+	char buf[JFS_EVAL_NUM_BUF];
 	struct leaf l;
 	leaf_read(v, f->field->type, f->need, &l, buf);
 	return leaf_match(f, &l);
@@ -664,7 +665,7 @@ static bool value_match(const struct simq_filter *f, json_object *v)
 
 /* Any value of the field below node (depth segments already walked) matches. An
  * array stands for each of its elements; an empty one for an unset value. */
-static bool node_match(const struct simq_filter *f, json_object *node, size_t depth)
+static bool node_match(const struct jfs_eval_filter *f, json_object *node, size_t depth)
 {
 	if (node && json_object_is_type(node, json_type_array)) {
 		size_t n = json_object_array_length(node);
@@ -683,12 +684,12 @@ static bool node_match(const struct simq_filter *f, json_object *node, size_t de
 	return node_match(f, child, depth + 1);
 }
 
-bool simq_filter_match(const struct simq_filter *f, json_object *record)
+bool jfs_eval_filter_match(const struct jfs_eval_filter *f, json_object *record)
 {
 	return node_match(f, record, 0);
 }
 
-void simq_filter_free(struct simq_filter *f)
+void jfs_eval_filter_free(struct jfs_eval_filter *f)
 {
 	if (!f)
 		return;
@@ -700,11 +701,11 @@ void simq_filter_free(struct simq_filter *f)
 /* order_by                                                                         */
 
 struct order_key {
-	const struct simq_field *field;
+	const struct jfs_eval_field *field;
 	bool desc;
 };
 
-struct simq_order {
+struct jfs_eval_order {
 	size_t n;
 	struct order_key keys[];
 };
@@ -738,7 +739,7 @@ static char *trim_in_place(char *s)
 /* One item of order_by: "field", then optionally blanks and asc|desc. item is
  * trimmed and NUL-terminated; the field name is cut out of it in place. */
 static int order_key_parse(char *item, const char *order_by, struct order_key *k,
-			   struct simq_error *err)
+			   struct jfs_eval_error *err)
 {
 	size_t itemlen = strlen(item), namelen = 0;
 	while (namelen < itemlen && !is_space(item[namelen]))
@@ -754,13 +755,13 @@ static int order_key_parse(char *item, const char *order_by, struct order_key *k
 		return fail_invalid(err, "order_by", order_by, strlen(order_by));
 	}
 	item[namelen] = '\0';
-	k->field = simq_field_find(item);
+	k->field = jfs_eval_field_find(item);
 	if (!k->field)
 		return fail_unexpected(err, item);
 	return 0;
 }
 
-int simq_order_parse(const char *order_by, struct simq_order **out, struct simq_error *err)
+int jfs_eval_order_parse(const char *order_by, struct jfs_eval_order **out, struct jfs_eval_error *err)
 {
 	*out = NULL;
 	if (!order_by)
@@ -769,7 +770,7 @@ int simq_order_parse(const char *order_by, struct simq_order **out, struct simq_
 	for (size_t i = 0; i < len; i++)
 		maxkeys += order_by[i] == ',';
 
-	struct simq_order *o = calloc(1, sizeof(*o) + maxkeys * sizeof(o->keys[0]));
+	struct jfs_eval_order *o = calloc(1, sizeof(*o) + maxkeys * sizeof(o->keys[0]));
 	char *copy = strdup(order_by);
 	if (!o || !copy) {
 		free(o);
@@ -799,7 +800,7 @@ int simq_order_parse(const char *order_by, struct simq_order **out, struct simq_
 out:
 	free(copy);
 	if (rc) {
-		simq_order_free(o);
+		jfs_eval_order_free(o);
 		return rc;
 	}
 	*out = o;
@@ -826,22 +827,22 @@ static json_object *first_value(json_object *node, const struct path *p)
 }
 
 /* Compare two readable values of one type, ascending. */
-static int leaf_cmp(enum simq_type t, const struct leaf *a, const struct leaf *b)
+static int leaf_cmp(enum jfs_eval_type t, const struct leaf *a, const struct leaf *b)
 {
 	switch (t) {
-	case SIMQ_STRING:
+	case JFS_EVAL_STRING:
 		return cmp_fold(a->text, a->len, b->text, b->len);
-	case SIMQ_NUMBER:
+	case JFS_EVAL_NUMBER:
 		return cmp_num(a->is_int, a->i, a->d, b->is_int, b->i, b->d);
-	case SIMQ_TIME:
+	case JFS_EVAL_TIME:
 		return a->i < b->i ? -1 : a->i > b->i;
 	}
 	return 0;
 }
 
-static bool leaf_sortable(enum simq_type t, const struct leaf *l)
+static bool leaf_sortable(enum jfs_eval_type t, const struct leaf *l)
 {
-	return l->kind == LEAF_OK && (t != SIMQ_TIME || l->time_ok);
+	return l->kind == LEAF_OK && (t != JFS_EVAL_TIME || l->time_ok);
 }
 
 /* One key on two values: <0, >0, or 0 to go on to the next key. */
@@ -863,11 +864,11 @@ static int uuid_compare(const char *a, const char *b)
 	return c < 0 ? -1 : c > 0;
 }
 
-int simq_order_compare(const struct simq_order *o, json_object *a, json_object *b)
+int jfs_eval_order_compare(const struct jfs_eval_order *o, json_object *a, json_object *b)
 {
 	for (size_t i = 0; o && i < o->n; i++) {
 		const struct order_key *k = &o->keys[i];
-		char bufa[SIMQ_NUM_BUF], bufb[SIMQ_NUM_BUF];
+		char bufa[JFS_EVAL_NUM_BUF], bufb[JFS_EVAL_NUM_BUF];
 		struct leaf la, lb;
 		leaf_read(first_value(a, field_path(k->field)), k->field->type, NEED_EPOCH, &la,
 			  bufa);
@@ -878,15 +879,15 @@ int simq_order_compare(const struct simq_order *o, json_object *a, json_object *
 			return c;
 	}
 	/* Ties by uuid (schema[0]), read as any string field is ("" when unset). */
-	char bufa[SIMQ_NUM_BUF], bufb[SIMQ_NUM_BUF];
+	char bufa[JFS_EVAL_NUM_BUF], bufb[JFS_EVAL_NUM_BUF];
 	struct leaf ua, ub;
-	leaf_read(first_value(a, &schema_paths[0]), SIMQ_STRING, 0, &ua, bufa);
-	leaf_read(first_value(b, &schema_paths[0]), SIMQ_STRING, 0, &ub, bufb);
+	leaf_read(first_value(a, &schema_paths[0]), JFS_EVAL_STRING, 0, &ua, bufa);
+	leaf_read(first_value(b, &schema_paths[0]), JFS_EVAL_STRING, 0, &ub, bufb);
 	return uuid_compare(ua.kind == LEAF_OK ? ua.text : "",
 			    ub.kind == LEAF_OK ? ub.text : "");
 }
 
-void simq_order_free(struct simq_order *o)
+void jfs_eval_order_free(struct jfs_eval_order *o)
 {
 	free(o);
 }
@@ -894,7 +895,7 @@ void simq_order_free(struct simq_order *o)
 /* ------------------------------------------------------------------------------ */
 /* fields                                                                           */
 
-struct simq_fields {
+struct jfs_eval_fields {
 	bool all;
 	size_t n;
 	char *buf; /* the paths' segments */
@@ -905,7 +906,7 @@ struct simq_fields {
  * error.arguments), or _links. */
 static bool projectable(const char *name)
 {
-	if (strcmp(name, "_links") == 0 || simq_field_find(name))
+	if (strcmp(name, "_links") == 0 || jfs_eval_field_find(name))
 		return true;
 	size_t n = strlen(name);
 	for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++)
@@ -914,7 +915,7 @@ static bool projectable(const char *name)
 	return false;
 }
 
-int simq_fields_parse(const char *fields, struct simq_fields **out, struct simq_error *err)
+int jfs_eval_fields_parse(const char *fields, struct jfs_eval_fields **out, struct jfs_eval_error *err)
 {
 	*out = NULL;
 	if (!fields)
@@ -923,7 +924,7 @@ int simq_fields_parse(const char *fields, struct simq_fields **out, struct simq_
 	for (size_t i = 0; i < len; i++)
 		max += fields[i] == ',';
 
-	struct simq_fields *fs = calloc(1, sizeof(*fs) + max * sizeof(fs->paths[0]));
+	struct jfs_eval_fields *fs = calloc(1, sizeof(*fs) + max * sizeof(fs->paths[0]));
 	if (!fs)
 		return fail_nomem(err);
 	fs->buf = malloc(len + 1);
@@ -957,7 +958,7 @@ int simq_fields_parse(const char *fields, struct simq_fields **out, struct simq_
 	}
 out:
 	if (rc) {
-		simq_fields_free(fs);
+		jfs_eval_fields_free(fs);
 		return rc;
 	}
 	*out = fs;
@@ -979,7 +980,7 @@ static int put_copy(json_object *dst, const char *key, json_object *v)
 
 /* Does a selected path go through key at depth, below the keys chain[0..depth-1]?
  * 2: it selects the whole value there; 1: a part of it; 0: no. */
-static int selection_at(const struct simq_fields *fs, const char *const *chain, size_t depth,
+static int selection_at(const struct jfs_eval_fields *fs, const char *const *chain, size_t depth,
 			const char *key)
 {
 	int best = 0;
@@ -996,12 +997,12 @@ static int selection_at(const struct simq_fields *fs, const char *const *chain, 
 	return best;
 }
 
-static int project_object(const struct simq_fields *fs, json_object *src, json_object *dst,
+static int project_object(const struct jfs_eval_fields *fs, json_object *src, json_object *dst,
 			  const char **chain, size_t depth);
 
 /* dst[key] = the selected parts of v (an object, or an array of objects), in v's own
  * order. An object with nothing selected in it is left out. */
-static int project_part(const struct simq_fields *fs, const char *key, json_object *v,
+static int project_part(const struct jfs_eval_fields *fs, const char *key, json_object *v,
 			json_object *dst, const char **chain, size_t depth)
 {
 	chain[depth] = key;
@@ -1043,10 +1044,10 @@ fail:
 	return -1;
 }
 
-static int project_object(const struct simq_fields *fs, json_object *src, json_object *dst,
+static int project_object(const struct jfs_eval_fields *fs, json_object *src, json_object *dst,
 			  const char **chain, size_t depth)
 {
-	if (depth >= SIMQ_MAX_DEPTH)
+	if (depth >= JFS_EVAL_MAX_DEPTH)
 		return 0;
 	struct json_object_iterator it = json_object_iter_begin(src);
 	struct json_object_iterator end = json_object_iter_end(src);
@@ -1064,16 +1065,16 @@ static int project_object(const struct simq_fields *fs, json_object *src, json_o
 	return 0;
 }
 
-json_object *simq_fields_project(const struct simq_fields *fs, json_object *record)
+json_object *jfs_eval_fields_project(const struct jfs_eval_fields *fs, json_object *record)
 {
-	static const struct simq_fields none = { 0 };
+	static const struct jfs_eval_fields none = { 0 };
 	if (!fs)
 		fs = &none;
 	json_object *out = json_object_new_object();
 	if (!out || !json_object_is_type(record, json_type_object))
 		return out;
 	/* The record's own key order (the cluster's), with uuid first and _links last. */
-	const char *chain[SIMQ_MAX_DEPTH];
+	const char *chain[JFS_EVAL_MAX_DEPTH];
 	json_object *v;
 	if (json_object_object_get_ex(record, "uuid", &v) && put_copy(out, "uuid", v) != 0)
 		goto fail;
@@ -1087,7 +1088,7 @@ fail:
 	return NULL;
 }
 
-void simq_fields_free(struct simq_fields *fs)
+void jfs_eval_fields_free(struct jfs_eval_fields *fs)
 {
 	if (!fs)
 		return;
@@ -1112,15 +1113,15 @@ struct rval {
 
 /* The header fits one cache line; the values follow it, then their text, all in the
  * one allocation, so a filter reads the header, one value and its text. */
-struct simq_row {
+struct jfs_eval_row {
 	uint16_t first[NFIELDS]; /* field k's values: vals[first[k] .. first[k]+count[k]) */
 	uint16_t count[NFIELDS]; /* >= 1: an unset field has one LEAF_ABSENT value */
 };
 
 _Static_assert(sizeof(struct rval) == 16, "a row value takes 16 bytes");
-_Static_assert(sizeof(struct simq_row) == 64, "a row header takes one cache line");
+_Static_assert(sizeof(struct jfs_eval_row) == 64, "a row header takes one cache line");
 
-static const struct rval *row_vals(const struct simq_row *row)
+static const struct rval *row_vals(const struct jfs_eval_row *row)
 {
 	return (const struct rval *)(row + 1);
 }
@@ -1130,14 +1131,14 @@ static const struct rval *row_vals(const struct simq_row *row)
 struct row_builder {
 	struct pending {
 		struct leaf l;
-		char buf[SIMQ_NUM_BUF];
+		char buf[JFS_EVAL_NUM_BUF];
 	} local[2 * NFIELDS], *v;
 	size_t n, cap, ntext;
 	uint16_t first[NFIELDS], count[NFIELDS];
 	bool failed;
 };
 
-static void row_add(struct row_builder *b, json_object *v, enum simq_type t)
+static void row_add(struct row_builder *b, json_object *v, enum jfs_eval_type t)
 {
 	if (b->failed)
 		return;
@@ -1168,7 +1169,7 @@ static void row_add(struct row_builder *b, json_object *v, enum simq_type t)
 
 /* The values of one field below node, walked as node_match walks them. */
 static void row_collect(struct row_builder *b, json_object *node, const struct path *p,
-			size_t depth, enum simq_type t)
+			size_t depth, enum jfs_eval_type t)
 {
 	if (node && json_object_is_type(node, json_type_array)) {
 		size_t n = json_object_array_length(node);
@@ -1188,7 +1189,7 @@ static void row_collect(struct row_builder *b, json_object *node, const struct p
 	row_collect(b, child, p, depth + 1, t);
 }
 
-struct simq_row *simq_row_new(json_object *record)
+struct jfs_eval_row *jfs_eval_row_new(json_object *record)
 {
 	struct row_builder b;
 	b.v = b.local;
@@ -1201,7 +1202,7 @@ struct simq_row *simq_row_new(json_object *record)
 		b.first[k] = (uint16_t)before;
 		b.count[k] = (uint16_t)(b.n - before);
 	}
-	struct simq_row *row = NULL;
+	struct jfs_eval_row *row = NULL;
 	if (!b.failed)
 		row = malloc(sizeof(*row) + b.n * sizeof(struct rval) + b.ntext);
 	if (row) {
@@ -1232,12 +1233,12 @@ struct simq_row *simq_row_new(json_object *record)
 	return row;
 }
 
-void simq_row_free(struct simq_row *row)
+void jfs_eval_row_free(struct jfs_eval_row *row)
 {
 	free(row);
 }
 
-static void row_leaf(const struct simq_row *row, size_t field, size_t idx, struct leaf *l)
+static void row_leaf(const struct jfs_eval_row *row, size_t field, size_t idx, struct leaf *l)
 {
 	const struct rval *vals = row_vals(row);
 	const struct rval *r = &vals[row->first[field] + idx];
@@ -1252,7 +1253,7 @@ static void row_leaf(const struct simq_row *row, size_t field, size_t idx, struc
 	l->d = r->d;
 }
 
-bool simq_filter_match_row(const struct simq_filter *f, const struct simq_row *row)
+bool jfs_eval_filter_match_row(const struct jfs_eval_filter *f, const struct jfs_eval_row *row)
 {
 	size_t field = (size_t)(f->field - schema);
 	for (size_t i = 0; i < row->count[field]; i++) {
@@ -1264,8 +1265,8 @@ bool simq_filter_match_row(const struct simq_filter *f, const struct simq_row *r
 	return false;
 }
 
-int simq_order_compare_rows(const struct simq_order *o, const struct simq_row *a,
-			    const struct simq_row *b)
+int jfs_eval_order_compare_rows(const struct jfs_eval_order *o, const struct jfs_eval_row *a,
+			    const struct jfs_eval_row *b)
 {
 	for (size_t i = 0; o && i < o->n; i++) {
 		const struct order_key *k = &o->keys[i];
@@ -1277,7 +1278,7 @@ int simq_order_compare_rows(const struct simq_order *o, const struct simq_row *a
 		if (c)
 			return c;
 	}
-	/* Ties by uuid (schema[0]), as simq_order_compare breaks them. */
+	/* Ties by uuid (schema[0]), as jfs_eval_order_compare breaks them. */
 	struct leaf ua, ub;
 	row_leaf(a, 0, 0, &ua);
 	row_leaf(b, 0, 0, &ub);

@@ -1,8 +1,10 @@
-/* ontap-sim's query language: the filters, fields and order_by of
- * GET /api/cluster/jobs, evaluated on job records (json-c objects) the way a cluster
- * evaluates them. Pure functions: no I/O, no globals, safe from any thread. */
-#ifndef ONTAP_SIM_SIMQ_H
-#define ONTAP_SIM_SIMQ_H
+/* ONTAP's query language: the filters, fields and order_by of GET /api/cluster/jobs,
+ * evaluated on job records (json-c objects) the way a cluster evaluates them. The one
+ * implementation in the project: ontap-sim answers queries with it, and the history
+ * (history.h) evaluates views over recorded jobs with it. Pure functions: no I/O, no
+ * globals, safe from any thread. */
+#ifndef JOBSFS_EVAL_H
+#define JOBSFS_EVAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,19 +13,19 @@
 
 /* How a field's values compare: strings alphabetically, numbers numerically, times
  * chronologically (ISO 8601 with offsets, compared as instants). */
-enum simq_type { SIMQ_STRING, SIMQ_NUMBER, SIMQ_TIME };
+enum jfs_eval_type { JFS_EVAL_STRING, JFS_EVAL_NUMBER, JFS_EVAL_TIME };
 
 /* The fields a job record may carry, by dotted path ("svm.name", "error.code"). */
-struct simq_field {
+struct jfs_eval_field {
 	const char *path;
-	enum simq_type type;
+	enum jfs_eval_type type;
 };
 /* The schema entry for a dotted path, NULL when the cluster has no such field. */
-const struct simq_field *simq_field_find(const char *path);
+const struct jfs_eval_field *jfs_eval_field_find(const char *path);
 
 /* An error as the cluster reports it: HTTP 400 with code "262179" (unexpected
  * argument, target = the name) or "262197" (invalid value, target = the field). */
-struct simq_error {
+struct jfs_eval_error {
 	int http_status;
 	char code[16];
 	char target[128];
@@ -36,27 +38,27 @@ struct simq_error {
  * cannot be evaluated for the field's type (e.g. "<abc" on a number): 262197. */
 /* String matching folds ASCII case; an unset or null field matches only null; a
  * path through an array (error.arguments.message) matches when any element does.
- * simq_filter_match neither allocates nor writes to the record (see simq.c). */
-struct simq_filter;
-int simq_filter_compile(const char *field, const char *query, struct simq_filter **out,
-			struct simq_error *err);
-bool simq_filter_match(const struct simq_filter *f, json_object *record);
-void simq_filter_free(struct simq_filter *f);
+ * jfs_eval_filter_match neither allocates nor writes to the record (see eval.c). */
+struct jfs_eval_filter;
+int jfs_eval_filter_compile(const char *field, const char *query, struct jfs_eval_filter **out,
+			struct jfs_eval_error *err);
+bool jfs_eval_filter_match(const struct jfs_eval_filter *f, json_object *record);
+void jfs_eval_filter_free(struct jfs_eval_filter *f);
 
 /* order_by: "field", "field asc", "field desc", several comma-separated. Records
  * lacking the field sort after those having it. Ties keep uuid order. */
-struct simq_order;
-int simq_order_parse(const char *order_by, struct simq_order **out, struct simq_error *err);
-int simq_order_compare(const struct simq_order *o, json_object *a, json_object *b);
-void simq_order_free(struct simq_order *o);
+struct jfs_eval_order;
+int jfs_eval_order_parse(const char *order_by, struct jfs_eval_order **out, struct jfs_eval_error *err);
+int jfs_eval_order_compare(const struct jfs_eval_order *o, json_object *a, json_object *b);
+void jfs_eval_order_free(struct jfs_eval_order *o);
 
 /* fields: a comma-separated list of dotted paths, "*" (all standard fields) or "**"
  * (all, expensive ones included). NULL or "" means the default: uuid and _links. */
-struct simq_fields;
-int simq_fields_parse(const char *fields, struct simq_fields **out, struct simq_error *err);
+struct jfs_eval_fields;
+int jfs_eval_fields_parse(const char *fields, struct jfs_eval_fields **out, struct jfs_eval_error *err);
 /* A new record holding uuid, _links and the selected fields of record (deep copies). */
-json_object *simq_fields_project(const struct simq_fields *fs, json_object *record);
-void simq_fields_free(struct simq_fields *fs);
+json_object *jfs_eval_fields_project(const struct jfs_eval_fields *fs, json_object *record);
+void jfs_eval_fields_free(struct jfs_eval_fields *fs);
 
 /* Rows: the same filters and order_by on a compact copy of a record's queryable
  * values, for a server that filters and sorts many records per request. Walking a
@@ -65,15 +67,15 @@ void simq_fields_free(struct simq_fields *fs);
  * so matching 100,000 rows reads little, mostly adjacent, memory. A row is a snapshot:
  * build it when the record is stored and again whenever the record changes (the
  * record is only read, under the caller's lock). Rows are immutable: any number of
- * threads may read one. simq_filter_match_row(f, row) == simq_filter_match(f, record)
- * and simq_order_compare_rows agrees with simq_order_compare, for the record the row
+ * threads may read one. jfs_eval_filter_match_row(f, row) == jfs_eval_filter_match(f, record)
+ * and jfs_eval_order_compare_rows agrees with jfs_eval_order_compare, for the record the row
  * was built from. */
-struct simq_row;
+struct jfs_eval_row;
 /* NULL when out of memory. */
-struct simq_row *simq_row_new(json_object *record);
-void simq_row_free(struct simq_row *row);
-bool simq_filter_match_row(const struct simq_filter *f, const struct simq_row *row);
-int simq_order_compare_rows(const struct simq_order *o, const struct simq_row *a,
-			    const struct simq_row *b);
+struct jfs_eval_row *jfs_eval_row_new(json_object *record);
+void jfs_eval_row_free(struct jfs_eval_row *row);
+bool jfs_eval_filter_match_row(const struct jfs_eval_filter *f, const struct jfs_eval_row *row);
+int jfs_eval_order_compare_rows(const struct jfs_eval_order *o, const struct jfs_eval_row *a,
+			    const struct jfs_eval_row *b);
 
 #endif

@@ -17,7 +17,7 @@
 #include "jobsfs/urlenc.h"
 #include "fixture.h"
 #include "sim.h"
-#include "simq.h"
+#include "jobsfs/eval.h"
 
 #define COLLECTION "/api/cluster/jobs"
 #define BODY_MAX (1u << 20)         /* largest request body accepted */
@@ -227,7 +227,7 @@ static void invalid_value(struct reply *r, const char *field, const char *value,
 	error_body(r, 400, "262197", msg, field);
 }
 
-static void simq_failed(struct reply *r, const struct simq_error *e)
+static void jfs_eval_failed(struct reply *r, const struct jfs_eval_error *e)
 {
 	error_body(r, e->http_status ? (unsigned)e->http_status : 400, e->code, e->message,
 		   e->target[0] ? e->target : NULL);
@@ -371,12 +371,12 @@ static int path_set(json_object *rec, const char *path, json_object *v)
 #define MAX_ORDER_FIELDS 16
 
 struct coll {
-	struct simq_filter **filters;
+	struct jfs_eval_filter **filters;
 	size_t nfilters;
-	struct simq_fields *fields;  /* NULL when fields_all */
+	struct jfs_eval_fields *fields;  /* NULL when fields_all */
 	bool fields_all;
 	bool fields_default;         /* no fields asked: uuid and _links */
-	struct simq_order *order;
+	struct jfs_eval_order *order;
 	char *order_fields[MAX_ORDER_FIELDS];
 	bool order_desc[MAX_ORDER_FIELDS];
 	size_t norder;
@@ -390,10 +390,10 @@ struct coll {
 static void coll_free(struct coll *c)
 {
 	for (size_t i = 0; i < c->nfilters; i++)
-		simq_filter_free(c->filters[i]);
+		jfs_eval_filter_free(c->filters[i]);
 	free(c->filters);
-	simq_fields_free(c->fields);
-	simq_order_free(c->order);
+	jfs_eval_fields_free(c->fields);
+	jfs_eval_order_free(c->order);
 	for (size_t i = 0; i < c->norder; i++)
 		free(c->order_fields[i]);
 	json_object_put(c->cursor_rec);
@@ -437,7 +437,7 @@ static int order_fields(struct coll *c, const char *order_by)
 /* Parse the collection's parameters into c; on an error fills r and returns -1. */
 static int coll_parse(struct sim *s, const struct query *q, struct coll *c, struct reply *r)
 {
-	struct simq_error err;
+	struct jfs_eval_error err;
 	const char *fields = NULL, *order_by = NULL;
 
 	memset(c, 0, sizeof(*c));
@@ -481,14 +481,14 @@ static int coll_parse(struct sim *s, const struct query *q, struct coll *c, stru
 				return -1;
 			}
 		} else if (strncmp(k, "start.", 6) == 0) {
-			const struct simq_field *f = simq_field_find(k + 6);
+			const struct jfs_eval_field *f = jfs_eval_field_find(k + 6);
 			if (!f) {
 				unexpected_argument(r, k);
 				return -1;
 			}
 			json_object *val;
 			long n;
-			if (f->type == SIMQ_NUMBER) {
+			if (f->type == JFS_EVAL_NUMBER) {
 				if (!parse_long_strict(v, &n)) {
 					invalid_value(r, k, v, NULL);
 					return -1;
@@ -505,12 +505,12 @@ static int coll_parse(struct sim *s, const struct query *q, struct coll *c, stru
 				goto oom;
 			}
 		} else {
-			if (!simq_field_find(k)) {
+			if (!jfs_eval_field_find(k)) {
 				unexpected_argument(r, k);
 				return -1;
 			}
-			if (simq_filter_compile(k, v, &c->filters[c->nfilters], &err)) {
-				simq_failed(r, &err);
+			if (jfs_eval_filter_compile(k, v, &c->filters[c->nfilters], &err)) {
+				jfs_eval_failed(r, &err);
 				return -1;
 			}
 			c->nfilters++;
@@ -519,13 +519,13 @@ static int coll_parse(struct sim *s, const struct query *q, struct coll *c, stru
 	c->fields_default = !fields || !*fields;
 	if (fields && (strcmp(fields, "*") == 0 || strcmp(fields, "**") == 0)) {
 		c->fields_all = true;
-	} else if (simq_fields_parse(fields, &c->fields, &err)) {
-		simq_failed(r, &err);
+	} else if (jfs_eval_fields_parse(fields, &c->fields, &err)) {
+		jfs_eval_failed(r, &err);
 		return -1;
 	}
 	if (order_by) {
-		if (simq_order_parse(order_by, &c->order, &err)) {
-			simq_failed(r, &err);
+		if (jfs_eval_order_parse(order_by, &c->order, &err)) {
+			jfs_eval_failed(r, &err);
 			return -1;
 		}
 		if (order_fields(c, order_by))
@@ -540,7 +540,7 @@ oom:
 static bool coll_match(const struct coll *c, const struct sim_job *j)
 {
 	for (size_t i = 0; i < c->nfilters; i++)
-		if (!simq_filter_match(c->filters[i], j->rec))
+		if (!jfs_eval_filter_match(c->filters[i], j->rec))
 			return false;
 	return true;
 }
@@ -549,7 +549,7 @@ static bool coll_match(const struct coll *c, const struct sim_job *j)
 static int coll_compare(const struct coll *c, json_object *a, const char *auuid, json_object *b,
 			const char *buuid)
 {
-	int d = c->order ? simq_order_compare(c->order, a, b) : 0;
+	int d = c->order ? jfs_eval_order_compare(c->order, a, b) : 0;
 	return d ? d : strcmp(auuid, buuid);
 }
 
@@ -566,11 +566,11 @@ struct selection {
 	size_t n, cap;
 };
 
-/* Sorting by order_by fast: simq_order_compare reads (and parses) both records' values
+/* Sorting by order_by fast: jfs_eval_order_compare reads (and parses) both records' values
  * at every comparison, which over 100,000 jobs takes a second. So each record's keys are
  * read once, the records sorted on them, and the result checked pair by pair with
- * simq_order_compare, the arbiter; should the two ever disagree (a value this reading
- * does not mirror), the records are sorted again with simq alone. */
+ * jfs_eval_order_compare, the arbiter; should the two ever disagree (a value this reading
+ * does not mirror), the records are sorted again with the evaluator alone. */
 struct sort_key {
 	bool set;
 	int64_t i;        /* numbers (integers) and times */
@@ -584,7 +584,7 @@ struct keyed {
 
 struct key_ctx {
 	const struct coll *c;
-	enum simq_type types[MAX_ORDER_FIELDS];
+	enum jfs_eval_type types[MAX_ORDER_FIELDS];
 };
 
 static unsigned char fold(unsigned char ch)
@@ -592,24 +592,24 @@ static unsigned char fold(unsigned char ch)
 	return ch >= 'A' && ch <= 'Z' ? (unsigned char)(ch + 32) : ch;
 }
 
-/* false: a value this reading does not handle (then simq sorts alone). */
-static bool read_key(json_object *v, enum simq_type t, struct sort_key *k)
+/* false: a value this reading does not handle (then the evaluator sorts alone). */
+static bool read_key(json_object *v, enum jfs_eval_type t, struct sort_key *k)
 {
 	k->set = false;
 	if (!v || json_object_is_type(v, json_type_null))
 		return true;
 	switch (t) {
-	case SIMQ_STRING:
+	case JFS_EVAL_STRING:
 		if (!json_object_is_type(v, json_type_string))
 			return false;
 		k->text = json_object_get_string(v);
 		break;
-	case SIMQ_NUMBER:
+	case JFS_EVAL_NUMBER:
 		if (!json_object_is_type(v, json_type_int))
 			return false;
 		k->i = json_object_get_int64(v);
 		break;
-	case SIMQ_TIME:
+	case JFS_EVAL_TIME:
 		if (!json_object_is_type(v, json_type_string))
 			return false;
 		if (jfs_isotime_parse(json_object_get_string(v), &k->i) != 0)
@@ -631,7 +631,7 @@ static int keyed_compare(const void *pa, const void *pb, void *arg)
 		if (!ka->set)
 			continue;
 		int d = 0;
-		if (kc->types[i] == SIMQ_STRING) {
+		if (kc->types[i] == JFS_EVAL_STRING) {
 			const unsigned char *x = (const unsigned char *)ka->text;
 			const unsigned char *y = (const unsigned char *)kb->text;
 			while (*x && fold(*x) == fold(*y)) {
@@ -648,12 +648,12 @@ static int keyed_compare(const void *pa, const void *pb, void *arg)
 	return strcmp(a->job->uuid, b->job->uuid);
 }
 
-/* Sort sel by c's order through precomputed keys. false: not done (simq must). */
+/* Sort sel by c's order through precomputed keys. false: not done (the evaluator must). */
 static bool sort_keyed(const struct coll *c, struct selection *sel)
 {
 	struct key_ctx kc = { .c = c };
 	for (size_t i = 0; i < c->norder; i++) {
-		const struct simq_field *f = simq_field_find(c->order_fields[i]);
+		const struct jfs_eval_field *f = jfs_eval_field_find(c->order_fields[i]);
 		if (!f)
 			return false;
 		kc.types[i] = f->type;
@@ -771,13 +771,13 @@ static char *big_message(size_t n)
 
 /* A private copy of j's record with the fields fs selects (NULL: all), carrying the
  * _links the cached JSON adds to records stored without (see store.h). */
-static json_object *project(const struct simq_fields *fs, const struct sim_job *j)
+static json_object *project(const struct jfs_eval_fields *fs, const struct sim_job *j)
 {
 	json_object *rec = NULL;
 	if (!fs) {
 		if (json_object_deep_copy(j->rec, &rec, NULL) != 0)
 			return NULL;
-	} else if (!(rec = simq_fields_project(fs, j->rec))) {
+	} else if (!(rec = jfs_eval_fields_project(fs, j->rec))) {
 		return NULL;
 	}
 	if (!json_object_object_get_ex(rec, "_links", NULL)) {
@@ -1004,8 +1004,8 @@ static void get_instance(struct sim *s, const char *uuid, const struct query *q,
 			 struct reply *r)
 {
 	const char *fields = NULL;
-	struct simq_fields *fs = NULL;
-	struct simq_error err;
+	struct jfs_eval_fields *fs = NULL;
+	struct jfs_eval_error err;
 
 	for (size_t i = 0; i < q->n; i++) {
 		if (strcmp(q->p[i].key, "fields")) {
@@ -1015,8 +1015,8 @@ static void get_instance(struct sim *s, const char *uuid, const struct query *q,
 		fields = q->p[i].value;
 	}
 	bool all = !fields || strcmp(fields, "*") == 0 || strcmp(fields, "**") == 0;
-	if (!all && simq_fields_parse(fields, &fs, &err)) {
-		simq_failed(r, &err);
+	if (!all && jfs_eval_fields_parse(fields, &fs, &err)) {
+		jfs_eval_failed(r, &err);
 		return;
 	}
 	pthread_rwlock_rdlock(&s->store.lock);
@@ -1040,7 +1040,7 @@ static void get_instance(struct sim *s, const char *uuid, const struct query *q,
 		json_object_put(proj);
 	}
 	pthread_rwlock_unlock(&s->store.lock);
-	simq_fields_free(fs);
+	jfs_eval_fields_free(fs);
 	if (!r->body)
 		error_body(r, 500, "1", "Out of memory.", NULL);
 }

@@ -1,7 +1,7 @@
-/* ontap-sim's query language (tests/sim/simq.c): filters, order_by and fields on job
+/* ONTAP's query language evaluator (src/eval.c): filters, order_by and fields on job
  * records shaped like a cluster's. String matching is case-insensitive (the decision
- * documented at the top of simq.c); the tests below hold it to that. */
-#include "simq.h"
+ * documented at the top of eval.c); the tests below hold it to that. */
+#include "jobsfs/eval.h"
 
 #include <check.h>
 #include <errno.h>
@@ -59,14 +59,14 @@ static const char *const job_json[] = {
 #define NJOBS (sizeof(job_json) / sizeof(job_json[0]))
 
 static json_object *jobs[NJOBS];
-static struct simq_row *rows[NJOBS]; /* rows[i] is built from jobs[i] */
+static struct jfs_eval_row *rows[NJOBS]; /* rows[i] is built from jobs[i] */
 
 static void jobs_setup(void)
 {
 	for (size_t i = 0; i < NJOBS; i++) {
 		jobs[i] = json_tokener_parse(job_json[i]);
 		ck_assert_msg(jobs[i] != NULL, "fixture %zu is not JSON", i + 1);
-		rows[i] = simq_row_new(jobs[i]);
+		rows[i] = jfs_eval_row_new(jobs[i]);
 		ck_assert_ptr_nonnull(rows[i]);
 	}
 }
@@ -75,7 +75,7 @@ static void jobs_teardown(void)
 {
 	for (size_t i = 0; i < NJOBS; i++) {
 		json_object_put(jobs[i]);
-		simq_row_free(rows[i]);
+		jfs_eval_row_free(rows[i]);
 	}
 }
 
@@ -93,21 +93,21 @@ static char job_name(json_object *job)
 static const char *match(const char *field, const char *query)
 {
 	static char names[NJOBS + 1];
-	struct simq_filter *f = NULL;
-	struct simq_error err = { 0 };
-	int rc = simq_filter_compile(field, query, &f, &err);
+	struct jfs_eval_filter *f = NULL;
+	struct jfs_eval_error err = { 0 };
+	int rc = jfs_eval_filter_compile(field, query, &f, &err);
 	ck_assert_msg(rc == 0, "%s=%s rejected: %s", field, query, err.message);
 	size_t n = 0;
 	for (size_t i = 0; i < NJOBS; i++) {
-		bool m = simq_filter_match(f, jobs[i]);
-		ck_assert_msg(simq_filter_match_row(f, rows[i]) == m,
+		bool m = jfs_eval_filter_match(f, jobs[i]);
+		ck_assert_msg(jfs_eval_filter_match_row(f, rows[i]) == m,
 			      "%s=%s on j%zu: the row says %d, the record %d", field, query, i + 1,
 			      !m, m);
 		if (m)
 			names[n++] = job_name(jobs[i]);
 	}
 	names[n] = '\0';
-	simq_filter_free(f);
+	jfs_eval_filter_free(f);
 	return names;
 }
 
@@ -117,9 +117,9 @@ static const char *match(const char *field, const char *query)
 static void ck_reject(const char *field, const char *query, const char *code,
 		      const char *target, const char *message)
 {
-	struct simq_filter *f = (struct simq_filter *)&f; /* must be reset to NULL */
-	struct simq_error err = { 0 };
-	int rc = simq_filter_compile(field, query, &f, &err);
+	struct jfs_eval_filter *f = (struct jfs_eval_filter *)&f; /* must be reset to NULL */
+	struct jfs_eval_error err = { 0 };
+	int rc = jfs_eval_filter_compile(field, query, &f, &err);
 	ck_assert_msg(rc == -EINVAL, "%s=%s: rc %d", field, query, rc);
 	ck_assert_ptr_null(f);
 	ck_assert_int_eq(err.http_status, 400);
@@ -141,22 +141,22 @@ static const char *const all_fields[] = {
 
 START_TEST(schema_lookup)
 {
-	const struct simq_field *f = simq_field_find("code");
+	const struct jfs_eval_field *f = jfs_eval_field_find("code");
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(f->type, SIMQ_NUMBER);
-	ck_assert_int_eq(simq_field_find("start_time")->type, SIMQ_TIME);
-	ck_assert_int_eq(simq_field_find("end_time")->type, SIMQ_TIME);
-	ck_assert_int_eq(simq_field_find("error.code")->type, SIMQ_STRING);
-	ck_assert_int_eq(simq_field_find("error.arguments.message")->type, SIMQ_STRING);
-	ck_assert_str_eq(simq_field_find("svm.uuid")->path, "svm.uuid");
+	ck_assert_int_eq(f->type, JFS_EVAL_NUMBER);
+	ck_assert_int_eq(jfs_eval_field_find("start_time")->type, JFS_EVAL_TIME);
+	ck_assert_int_eq(jfs_eval_field_find("end_time")->type, JFS_EVAL_TIME);
+	ck_assert_int_eq(jfs_eval_field_find("error.code")->type, JFS_EVAL_STRING);
+	ck_assert_int_eq(jfs_eval_field_find("error.arguments.message")->type, JFS_EVAL_STRING);
+	ck_assert_str_eq(jfs_eval_field_find("svm.uuid")->path, "svm.uuid");
 	for (size_t i = 0; i < NFIELDS; i++) {
-		ck_assert_ptr_nonnull(simq_field_find(all_fields[i]));
-		ck_assert_str_eq(simq_field_find(all_fields[i])->path, all_fields[i]);
+		ck_assert_ptr_nonnull(jfs_eval_field_find(all_fields[i]));
+		ck_assert_str_eq(jfs_eval_field_find(all_fields[i])->path, all_fields[i]);
 	}
-	ck_assert_ptr_null(simq_field_find("svm"));
-	ck_assert_ptr_null(simq_field_find("Code"));
-	ck_assert_ptr_null(simq_field_find(""));
-	ck_assert_ptr_null(simq_field_find(NULL));
+	ck_assert_ptr_null(jfs_eval_field_find("svm"));
+	ck_assert_ptr_null(jfs_eval_field_find("Code"));
+	ck_assert_ptr_null(jfs_eval_field_find(""));
+	ck_assert_ptr_null(jfs_eval_field_find(NULL));
 }
 END_TEST
 
@@ -401,9 +401,9 @@ START_TEST(unknown_field)
 	char name[300];
 	memset(name, 'x', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
-	struct simq_filter *f;
-	struct simq_error err;
-	ck_assert_int_eq(simq_filter_compile(name, "1", &f, &err), -EINVAL);
+	struct jfs_eval_filter *f;
+	struct jfs_eval_error err;
+	ck_assert_int_eq(jfs_eval_filter_compile(name, "1", &f, &err), -EINVAL);
 	ck_assert_uint_eq(strlen(err.target), sizeof(err.target) - 1);
 	ck_assert_ptr_nonnull(strstr(err.message, name));
 }
@@ -439,31 +439,31 @@ END_TEST
 
 /* ---- order_by ---- */
 
-static const struct simq_order *sort_order;
+static const struct jfs_eval_order *sort_order;
 
-static const struct simq_row *jobs_row(size_t i)
+static const struct jfs_eval_row *jobs_row(size_t i)
 {
 	return rows[i];
 }
 
 static int cmp_jobs(const void *a, const void *b)
 {
-	return simq_order_compare(sort_order, *(json_object *const *)a, *(json_object *const *)b);
+	return jfs_eval_order_compare(sort_order, *(json_object *const *)a, *(json_object *const *)b);
 }
 
 static int cmp_rows(const void *a, const void *b)
 {
-	const struct simq_row *ra = jobs_row(*(const size_t *)a), *rb = jobs_row(*(const size_t *)b);
-	return simq_order_compare_rows(sort_order, ra, rb);
+	const struct jfs_eval_row *ra = jobs_row(*(const size_t *)a), *rb = jobs_row(*(const size_t *)b);
+	return jfs_eval_order_compare_rows(sort_order, ra, rb);
 }
 
 /* Job names sorted by order_by. */
 static const char *sorted(const char *order_by)
 {
 	static char names[NJOBS + 1];
-	struct simq_order *o = NULL;
-	struct simq_error err = { 0 };
-	int rc = simq_order_parse(order_by, &o, &err);
+	struct jfs_eval_order *o = NULL;
+	struct jfs_eval_error err = { 0 };
+	int rc = jfs_eval_order_parse(order_by, &o, &err);
 	ck_assert_msg(rc == 0, "order_by=%s rejected: %s", order_by, err.message);
 	/* Start from reverse order so a sort that leaves ties alone shows. */
 	json_object *v[NJOBS];
@@ -483,7 +483,7 @@ static const char *sorted(const char *order_by)
 	for (size_t i = 0; i < NJOBS; i++)
 		ck_assert_msg(job_name(jobs[idx[i]]) == names[i], "order_by=%s: rows differ at %zu",
 			      order_by ? order_by : "(null)", i);
-	simq_order_free(o);
+	jfs_eval_order_free(o);
 	return names;
 }
 
@@ -535,28 +535,28 @@ END_TEST
 
 START_TEST(order_errors)
 {
-	struct simq_order *o = (struct simq_order *)&o;
-	struct simq_error err = { 0 };
-	ck_assert_int_eq(simq_order_parse("foo", &o, &err), -EINVAL);
+	struct jfs_eval_order *o = (struct jfs_eval_order *)&o;
+	struct jfs_eval_error err = { 0 };
+	ck_assert_int_eq(jfs_eval_order_parse("foo", &o, &err), -EINVAL);
 	ck_assert_ptr_null(o);
 	ck_assert_str_eq(err.code, "262179");
 	ck_assert_str_eq(err.target, "foo");
 	ck_assert_str_eq(err.message, "Unexpected argument \"foo\".");
 	ck_assert_int_eq(err.http_status, 400);
 
-	ck_assert_int_eq(simq_order_parse("state,svm desc", &o, &err), -EINVAL);
+	ck_assert_int_eq(jfs_eval_order_parse("state,svm desc", &o, &err), -EINVAL);
 	ck_assert_str_eq(err.code, "262179");
 	ck_assert_str_eq(err.target, "svm");
 
-	ck_assert_int_eq(simq_order_parse("state sideways", &o, &err), -EINVAL);
+	ck_assert_int_eq(jfs_eval_order_parse("state sideways", &o, &err), -EINVAL);
 	ck_assert_str_eq(err.code, "262197");
 	ck_assert_str_eq(err.target, "order_by");
 
-	ck_assert_int_eq(simq_order_parse("state desc asc", &o, &err), -EINVAL);
+	ck_assert_int_eq(jfs_eval_order_parse("state desc asc", &o, &err), -EINVAL);
 	ck_assert_str_eq(err.code, "262197");
-	ck_assert_int_eq(simq_order_parse("state,,code", &o, &err), -EINVAL);
+	ck_assert_int_eq(jfs_eval_order_parse("state,,code", &o, &err), -EINVAL);
 	ck_assert_str_eq(err.code, "262197");
-	ck_assert_int_eq(simq_order_parse("state,", &o, &err), -EINVAL);
+	ck_assert_int_eq(jfs_eval_order_parse("state,", &o, &err), -EINVAL);
 	ck_assert_str_eq(err.code, "262197");
 }
 END_TEST
@@ -566,11 +566,11 @@ END_TEST
 /* Project job i (1-based) with fields and compare with the expected JSON. */
 static void ck_project(const char *fields, size_t i, const char *expect_json)
 {
-	struct simq_fields *fs = NULL;
-	struct simq_error err = { 0 };
-	int rc = simq_fields_parse(fields, &fs, &err);
+	struct jfs_eval_fields *fs = NULL;
+	struct jfs_eval_error err = { 0 };
+	int rc = jfs_eval_fields_parse(fields, &fs, &err);
 	ck_assert_msg(rc == 0, "fields=%s rejected: %s", fields ? fields : "(null)", err.message);
-	json_object *got = simq_fields_project(fs, jobs[i - 1]);
+	json_object *got = jfs_eval_fields_project(fs, jobs[i - 1]);
 	ck_assert_ptr_nonnull(got);
 	json_object *want = json_tokener_parse(expect_json);
 	ck_assert_ptr_nonnull(want);
@@ -578,7 +578,7 @@ static void ck_project(const char *fields, size_t i, const char *expect_json)
 		      json_object_to_json_string(got));
 	json_object_put(want);
 	json_object_put(got);
-	simq_fields_free(fs);
+	jfs_eval_fields_free(fs);
 }
 
 #define LINKS(n)                                                                             \
@@ -605,10 +605,10 @@ START_TEST(fields_all)
 		ck_project("state,*", i, job_json[i - 1]);
 	}
 	/* The record's key order is kept, uuid first and _links last. */
-	struct simq_fields *fs;
-	struct simq_error err;
-	ck_assert_int_eq(simq_fields_parse("*", &fs, &err), 0);
-	json_object *p = simq_fields_project(fs, jobs[0]);
+	struct jfs_eval_fields *fs;
+	struct jfs_eval_error err;
+	ck_assert_int_eq(jfs_eval_fields_parse("*", &fs, &err), 0);
+	json_object *p = jfs_eval_fields_project(fs, jobs[0]);
 	struct json_object_iterator it = json_object_iter_begin(p);
 	ck_assert_str_eq(json_object_iter_peek_name(&it), "uuid");
 	size_t n = (size_t)json_object_object_length(p), k = 0;
@@ -616,7 +616,7 @@ START_TEST(fields_all)
 		json_object_iter_next(&it);
 	ck_assert_str_eq(json_object_iter_peek_name(&it), "_links");
 	json_object_put(p);
-	simq_fields_free(fs);
+	jfs_eval_fields_free(fs);
 }
 END_TEST
 
@@ -678,9 +678,9 @@ START_TEST(fields_unknown)
 		{ "sv", "sv" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct simq_fields *fs = (struct simq_fields *)&fs;
-		struct simq_error err = { 0 };
-		ck_assert_int_eq(simq_fields_parse(bad[i][0], &fs, &err), -EINVAL);
+		struct jfs_eval_fields *fs = (struct jfs_eval_fields *)&fs;
+		struct jfs_eval_error err = { 0 };
+		ck_assert_int_eq(jfs_eval_fields_parse(bad[i][0], &fs, &err), -EINVAL);
 		ck_assert_ptr_null(fs);
 		ck_assert_int_eq(err.http_status, 400);
 		ck_assert_str_eq(err.code, "262179");
@@ -694,18 +694,18 @@ END_TEST
 
 START_TEST(fields_deep_copy)
 {
-	struct simq_fields *fs;
-	struct simq_error err;
-	ck_assert_int_eq(simq_fields_parse("svm", &fs, &err), 0);
+	struct jfs_eval_fields *fs;
+	struct jfs_eval_error err;
+	ck_assert_int_eq(jfs_eval_fields_parse("svm", &fs, &err), 0);
 	json_object *rec = json_tokener_parse(job_json[2]);
-	json_object *p = simq_fields_project(fs, rec);
+	json_object *p = jfs_eval_fields_project(fs, rec);
 	json_object_put(rec); /* the projection must not share anything with it */
 	json_object *svm, *name;
 	ck_assert(json_object_object_get_ex(p, "svm", &svm));
 	ck_assert(json_object_object_get_ex(svm, "name", &name));
 	ck_assert_str_eq(json_object_get_string(name), "vs1");
 	json_object_put(p);
-	simq_fields_free(fs);
+	jfs_eval_fields_free(fs);
 }
 END_TEST
 
@@ -741,16 +741,16 @@ START_TEST(glob_random)
 		snprintf(rec_json, sizeof(rec_json), "{\"uuid\":\"u\",\"message\":\"%s\"}", text);
 		json_object *rec = json_tokener_parse(rec_json);
 		ck_assert_ptr_nonnull(rec);
-		struct simq_row *row = simq_row_new(rec);
+		struct jfs_eval_row *row = jfs_eval_row_new(rec);
 		ck_assert_ptr_nonnull(row);
-		struct simq_filter *f;
-		struct simq_error err;
-		ck_assert_int_eq(simq_filter_compile("message", pat, &f, &err), 0);
+		struct jfs_eval_filter *f;
+		struct jfs_eval_error err;
+		ck_assert_int_eq(jfs_eval_filter_compile("message", pat, &f, &err), 0);
 		bool want = glob_ref(text, pat);
-		ck_assert_msg(simq_filter_match(f, rec) == want, "\"%s\" against %s", text, pat);
-		ck_assert_msg(simq_filter_match_row(f, row) == want, "row \"%s\" against %s", text, pat);
-		simq_filter_free(f);
-		simq_row_free(row);
+		ck_assert_msg(jfs_eval_filter_match(f, rec) == want, "\"%s\" against %s", text, pat);
+		ck_assert_msg(jfs_eval_filter_match_row(f, row) == want, "row \"%s\" against %s", text, pat);
+		jfs_eval_filter_free(f);
+		jfs_eval_row_free(row);
 		json_object_put(rec);
 	}
 }
@@ -770,9 +770,9 @@ START_TEST(random_queries)
 			q[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
 		q[len] = '\0';
 		const char *field = all_fields[rand_r(&seed) % NFIELDS];
-		struct simq_filter *f = NULL;
-		struct simq_error err = { 0 };
-		int rc = simq_filter_compile(field, q, &f, &err);
+		struct jfs_eval_filter *f = NULL;
+		struct jfs_eval_error err = { 0 };
+		int rc = jfs_eval_filter_compile(field, q, &f, &err);
 		if (rc) {
 			ck_assert_int_eq(rc, -EINVAL);
 			ck_assert_ptr_null(f);
@@ -781,9 +781,9 @@ START_TEST(random_queries)
 			continue;
 		}
 		for (size_t i = 0; i < NJOBS; i++)
-			ck_assert_msg(simq_filter_match(f, jobs[i]) == simq_filter_match_row(f, rows[i]),
+			ck_assert_msg(jfs_eval_filter_match(f, jobs[i]) == jfs_eval_filter_match_row(f, rows[i]),
 				      "%s=%s on j%zu", field, q, i + 1);
-		simq_filter_free(f);
+		jfs_eval_filter_free(f);
 	}
 }
 END_TEST
@@ -794,7 +794,7 @@ START_TEST(row_is_a_snapshot)
 {
 	/* A row keeps its values after the record is gone (ASan checks the reads). */
 	json_object *rec = json_tokener_parse(job_json[3]);
-	struct simq_row *row = simq_row_new(rec);
+	struct jfs_eval_row *row = jfs_eval_row_new(rec);
 	ck_assert_ptr_nonnull(row);
 	json_object_put(rec);
 	static const char *const q[][2] = {
@@ -803,14 +803,14 @@ START_TEST(row_is_a_snapshot)
 		{ "code", "4*" },			   { "svm.name", "vs2" },
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-		struct simq_filter *f;
-		struct simq_error err;
-		ck_assert_int_eq(simq_filter_compile(q[i][0], q[i][1], &f, &err), 0);
-		ck_assert_msg(simq_filter_match_row(f, row), "%s=%s", q[i][0], q[i][1]);
-		simq_filter_free(f);
+		struct jfs_eval_filter *f;
+		struct jfs_eval_error err;
+		ck_assert_int_eq(jfs_eval_filter_compile(q[i][0], q[i][1], &f, &err), 0);
+		ck_assert_msg(jfs_eval_filter_match_row(f, row), "%s=%s", q[i][0], q[i][1]);
+		jfs_eval_filter_free(f);
 	}
-	simq_row_free(row);
-	simq_row_free(NULL);
+	jfs_eval_row_free(row);
+	jfs_eval_row_free(NULL);
 }
 END_TEST
 
@@ -834,33 +834,33 @@ START_TEST(row_odd_records)
 	for (size_t r = 0; r < sizeof(odd) / sizeof(odd[0]); r++) {
 		json_object *rec = json_tokener_parse(odd[r]);
 		ck_assert_ptr_nonnull(rec);
-		struct simq_row *row = simq_row_new(rec);
+		struct jfs_eval_row *row = jfs_eval_row_new(rec);
 		ck_assert_ptr_nonnull(row);
 		for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-			struct simq_filter *f;
-			struct simq_error err;
-			ck_assert_int_eq(simq_filter_compile(q[i][0], q[i][1], &f, &err), 0);
-			ck_assert_msg(simq_filter_match_row(f, row) == simq_filter_match(f, rec),
+			struct jfs_eval_filter *f;
+			struct jfs_eval_error err;
+			ck_assert_int_eq(jfs_eval_filter_compile(q[i][0], q[i][1], &f, &err), 0);
+			ck_assert_msg(jfs_eval_filter_match_row(f, row) == jfs_eval_filter_match(f, rec),
 				      "%s=%s on %s", q[i][0], q[i][1], odd[r]);
-			simq_filter_free(f);
+			jfs_eval_filter_free(f);
 		}
-		simq_row_free(row);
+		jfs_eval_row_free(row);
 		json_object_put(rec);
 	}
 	/* A few answers pinned down. */
 	json_object *rec = json_tokener_parse(odd[0]);
 	ck_assert_ptr_nonnull(rec);
-	struct simq_filter *f;
-	struct simq_error err;
-	ck_assert_int_eq(simq_filter_compile("code", ">11", &f, &err), 0);
-	ck_assert(simq_filter_match(f, rec)); /* "12" read as a number */
-	simq_filter_free(f);
-	ck_assert_int_eq(simq_filter_compile("start_time", "null", &f, &err), 0);
-	ck_assert(!simq_filter_match(f, rec)); /* set, though not a time */
-	simq_filter_free(f);
-	ck_assert_int_eq(simq_filter_compile("start_time", "!null", &f, &err), 0);
-	ck_assert(simq_filter_match(f, rec));
-	simq_filter_free(f);
+	struct jfs_eval_filter *f;
+	struct jfs_eval_error err;
+	ck_assert_int_eq(jfs_eval_filter_compile("code", ">11", &f, &err), 0);
+	ck_assert(jfs_eval_filter_match(f, rec)); /* "12" read as a number */
+	jfs_eval_filter_free(f);
+	ck_assert_int_eq(jfs_eval_filter_compile("start_time", "null", &f, &err), 0);
+	ck_assert(!jfs_eval_filter_match(f, rec)); /* set, though not a time */
+	jfs_eval_filter_free(f);
+	ck_assert_int_eq(jfs_eval_filter_compile("start_time", "!null", &f, &err), 0);
+	ck_assert(jfs_eval_filter_match(f, rec));
+	jfs_eval_filter_free(f);
 	json_object_put(rec);
 }
 END_TEST
@@ -882,7 +882,7 @@ START_TEST(row_many_values)
 		json_object_object_add(a, "message", json_object_new_string(msg));
 		ck_assert_int_eq(json_object_array_add(args, a), 0);
 	}
-	struct simq_row *row = simq_row_new(rec);
+	struct jfs_eval_row *row = jfs_eval_row_new(rec);
 	ck_assert_ptr_nonnull(row);
 	static const char *const q[][2] = {
 		{ "error.arguments.message", "argument number 99" },
@@ -896,14 +896,14 @@ START_TEST(row_many_values)
 	};
 	static const bool want[] = { true, true, true, true, false, true, true, true };
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-		struct simq_filter *f;
-		struct simq_error err;
-		ck_assert_int_eq(simq_filter_compile(q[i][0], q[i][1], &f, &err), 0);
-		ck_assert_msg(simq_filter_match(f, rec) == want[i], "%s=%s", q[i][0], q[i][1]);
-		ck_assert_msg(simq_filter_match_row(f, row) == want[i], "row %s=%s", q[i][0], q[i][1]);
-		simq_filter_free(f);
+		struct jfs_eval_filter *f;
+		struct jfs_eval_error err;
+		ck_assert_int_eq(jfs_eval_filter_compile(q[i][0], q[i][1], &f, &err), 0);
+		ck_assert_msg(jfs_eval_filter_match(f, rec) == want[i], "%s=%s", q[i][0], q[i][1]);
+		ck_assert_msg(jfs_eval_filter_match_row(f, row) == want[i], "row %s=%s", q[i][0], q[i][1]);
+		jfs_eval_filter_free(f);
 	}
-	simq_row_free(row);
+	jfs_eval_row_free(row);
 	json_object_put(rec);
 }
 END_TEST
@@ -970,12 +970,12 @@ START_TEST(bulk_match)
 {
 	enum { N = 20000 };
 	json_object **recs = calloc(N, sizeof(*recs));
-	struct simq_row **rs = calloc(N, sizeof(*rs));
+	struct jfs_eval_row **rs = calloc(N, sizeof(*rs));
 	ck_assert_ptr_nonnull(recs);
 	ck_assert_ptr_nonnull(rs);
 	for (size_t i = 0; i < N; i++) {
 		recs[i] = bulk_job(i);
-		rs[i] = simq_row_new(recs[i]);
+		rs[i] = jfs_eval_row_new(recs[i]);
 		ck_assert_ptr_nonnull(rs[i]);
 	}
 	static const char *const q[3][2] = {
@@ -983,17 +983,17 @@ START_TEST(bulk_match)
 		{ "code", ">=500" },
 		{ "description", "*SNAPSHOT*" },
 	};
-	struct simq_filter *f[3];
-	struct simq_error err;
+	struct jfs_eval_filter *f[3];
+	struct jfs_eval_error err;
 	for (size_t k = 0; k < 3; k++)
-		ck_assert_int_eq(simq_filter_compile(q[k][0], q[k][1], &f[k], &err), 0);
+		ck_assert_int_eq(jfs_eval_filter_compile(q[k][0], q[k][1], &f[k], &err), 0);
 
 	size_t want = 0;
 	for (size_t i = 0; i < N; i++)
 		want += (i % 5 >= 3) && (i % 1000 >= 500) && (i % 3 == 0);
 
-	struct simq_order *o;
-	ck_assert_int_eq(simq_order_parse("start_time desc,code", &o, &err), 0);
+	struct jfs_eval_order *o;
+	ck_assert_int_eq(jfs_eval_order_parse("start_time desc,code", &o, &err), 0);
 
 #if COUNT_ALLOCS
 	unsigned long allocs_before = allocs;
@@ -1002,22 +1002,22 @@ START_TEST(bulk_match)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	size_t got = 0;
 	for (size_t i = 0; i < N; i++)
-		got += simq_filter_match(f[0], recs[i]) && simq_filter_match(f[1], recs[i]) &&
-		       simq_filter_match(f[2], recs[i]);
+		got += jfs_eval_filter_match(f[0], recs[i]) && jfs_eval_filter_match(f[1], recs[i]) &&
+		       jfs_eval_filter_match(f[2], recs[i]);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	size_t got_rows = 0;
 	for (size_t i = 0; i < N; i++)
-		got_rows += simq_filter_match_row(f[0], rs[i]) &&
-			    simq_filter_match_row(f[1], rs[i]) && simq_filter_match_row(f[2], rs[i]);
+		got_rows += jfs_eval_filter_match_row(f[0], rs[i]) &&
+			    jfs_eval_filter_match_row(f[1], rs[i]) && jfs_eval_filter_match_row(f[2], rs[i]);
 	int order_sum = 0;
 	for (size_t i = 1; i < N; i++) {
-		order_sum += simq_order_compare(o, recs[i - 1], recs[i]);
-		order_sum -= simq_order_compare_rows(o, rs[i - 1], rs[i]);
+		order_sum += jfs_eval_order_compare(o, recs[i - 1], recs[i]);
+		order_sum -= jfs_eval_order_compare_rows(o, rs[i - 1], rs[i]);
 	}
 #if COUNT_ALLOCS
 	/* Read the counter before any ck_assert: Check allocates as it records one. */
 	unsigned long match_allocs = allocs - allocs_before;
-	simq_row_free(simq_row_new(recs[0])); /* the counter does count: one malloc */
+	jfs_eval_row_free(jfs_eval_row_new(recs[0])); /* the counter does count: one malloc */
 	unsigned long row_allocs = allocs - allocs_before - match_allocs;
 	/* Matching and comparing allocate nothing, for any number of records. */
 	ck_assert_uint_eq(match_allocs, 0);
@@ -1027,16 +1027,16 @@ START_TEST(bulk_match)
 	ck_assert_uint_gt(got, 0);
 	ck_assert_uint_eq(got_rows, want);
 	ck_assert_int_eq(order_sum, 0); /* rows compare as records do */
-	simq_order_free(o);
+	jfs_eval_order_free(o);
 	/* Elapsed time is taken only to show it is measurable; machines vary too much
 	 * for a limit here (the figure is measured by hand, see the report). */
 	ck_assert(t1.tv_sec > t0.tv_sec || (t1.tv_sec == t0.tv_sec && t1.tv_nsec >= t0.tv_nsec));
 
 	for (size_t k = 0; k < 3; k++)
-		simq_filter_free(f[k]);
+		jfs_eval_filter_free(f[k]);
 	for (size_t i = 0; i < N; i++) {
 		json_object_put(recs[i]);
-		simq_row_free(rs[i]);
+		jfs_eval_row_free(rs[i]);
 	}
 	free(recs);
 	free(rs);
@@ -1045,7 +1045,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("simq");
+	Suite *s = suite_create("eval");
 	TCase *tc = tcase_create("query");
 	tcase_add_checked_fixture(tc, jobs_setup, jobs_teardown);
 	tcase_add_test(tc, schema_lookup);
