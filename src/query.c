@@ -277,3 +277,12 @@ unsigned long jfs_query_max_records(const struct jfs_query *q)
 {
 	return q->max_records;
 }
+
+const char *jfs_query_name_at(const struct jfs_query *q, size_t i, const char **value)
+{
+	if (i >= q->n)
+		return NULL;
+	if (value)
+		*value = q->params[i].value;
+	return q->params[i].name;
+}

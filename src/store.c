@@ -173,6 +173,8 @@ struct jfs_store {
 	void *clock_arg;
 	void (*on_change)(void *arg);
 	void *on_change_arg;
+	void (*on_fetched)(void *arg, struct jfs_listing *l, bool whole, struct jfs_job *job);
+	void *on_fetched_arg;
 
 	/* Guards everything below, the entries and their in-flight records. Never held
 	 * across a request, nor while calling the client. */
@@ -225,88 +227,6 @@ static int64_t mono_now(const struct jfs_store *s)
 static int64_t fetch_start_ms(int64_t done_ms, int64_t mono_start_ms)
 {
 	return done_ms - (jfs_mono_ms() - mono_start_ms);
-}
-
-/* ---- listings as values -------------------------------------------------------- */
-
-static int cmp_job_name(const void *a, const void *b)
-{
-	const struct jfs_job *const *x = a, *const *y = b;
-	return strcmp((*x)->name, (*y)->name);
-}
-
-struct jfs_listing *jfs_listing_ref(struct jfs_listing *l)
-{
-	if (l)
-		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
-	return l;
-}
-
-void jfs_listing_unref(struct jfs_listing *l)
-{
-	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	for (size_t i = 0; i < l->n; i++)
-		jfs_job_unref(l->jobs[i]);
-	free(l->jobs);
-	free(l->by_name);
-	free(l);
-}
-
-/* A listing holding its own reference to each job of list. NULL on ENOMEM. */
-static struct jfs_listing *listing_new(const struct jfs_job_list *list, uint64_t seq,
-				       int64_t fetched_ms, int64_t ready_ms,
-				       int64_t ready_mono_ms, bool full)
-{
-	struct jfs_listing *l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->refs = 1;
-	l->fetched_ms = fetched_ms;
-	l->ready_ms = ready_ms;
-	l->ready_mono_ms = ready_mono_ms;
-	l->changed_ms = fetched_ms;
-	l->full_records = full;
-	if (list->n > 0) {
-		l->jobs = malloc(list->n * sizeof(*l->jobs));
-		l->by_name = malloc(list->n * sizeof(*l->by_name));
-		if (!l->jobs || !l->by_name) {
-			free(l->jobs);
-			free(l->by_name);
-			free(l);
-			return NULL;
-		}
-		for (size_t i = 0; i < list->n; i++) {
-			list->jobs[i]->seq = seq; /* not shared yet */
-			l->jobs[i] = l->by_name[i] = jfs_job_ref(list->jobs[i]);
-		}
-		l->n = list->n;
-		qsort(l->by_name, l->n, sizeof(*l->by_name), cmp_job_name);
-	}
-	return l;
-}
-
-/* The slot of by_name holding the job named name (binary search), or NULL. */
-static struct jfs_job **by_name_slot(const struct jfs_listing *l, const char *name)
-{
-	size_t lo = 0, hi = l->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, l->by_name[mid]->name);
-		if (c == 0)
-			return &l->by_name[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
-struct jfs_job *jfs_listing_find(const struct jfs_listing *l, const char *name)
-{
-	struct jfs_job **slot = by_name_slot(l, name);
-	return slot ? *slot : NULL;
 }
 
 /* A digest of the listing's names, to tell whether entries came or went. */
@@ -755,6 +675,8 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 	}
 	inflight_release_locked(inf);
 	pthread_mutex_unlock(&s->lock);
+	if (rc == 0 && fetcher && s->on_fetched)
+		s->on_fetched(s->on_fetched_arg, NULL, false, *out);
 	return rc;
 }
 
@@ -832,7 +754,7 @@ static void fill_jobs_locked(struct jfs_store *s, struct jfs_listing *l, uint64_
 		struct job_entry *je = job_entry_get_locked(s, job->uuid, true);
 		if (je)
 			set_job_locked(s, je, &l->jobs[i], seq, l->fetched_ms, l->ready_mono_ms);
-		struct jfs_job **slot = l->jobs[i] != job ? by_name_slot(l, job->name) : NULL;
+		struct jfs_job **slot = l->jobs[i] != job ? jfs_listing_slot(l, job->name) : NULL;
 		if (slot) /* by_name holds the same pointers, unreferenced */
 			*slot = l->jobs[i];
 		jfs_job_unref(job);
@@ -950,8 +872,10 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		int rc = jfs_client_list(s->client, q, &list, &fe);
 		int64_t done = jfs_store_now_ms(s), mono_done = mono_now(s);
 		if (rc == 0) {
-			l = listing_new(&list, seq, fetch_start_ms(done, mono_start), done, mono_done,
-					full);
+			for (size_t i = 0; i < list.n; i++)
+				list.jobs[i]->seq = seq; /* not shared yet */
+			l = jfs_listing_new(list.jobs, list.n, fetch_start_ms(done, mono_start),
+					    done, mono_done, full);
 			if (!l)
 				rc = jfs_error_set(&fe, ENOMEM, "out of memory holding a listing");
 		}
@@ -1000,6 +924,8 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 	}
 	inflight_release_locked(inf);
 	pthread_mutex_unlock(&s->lock);
+	if (rc == 0 && fetcher && s->on_fetched && (*out)->full_records)
+		s->on_fetched(s->on_fetched_arg, *out, jfs_query_count_or_zero(q) == 0, NULL);
 	return rc;
 }
 
@@ -1127,6 +1053,8 @@ int jfs_store_new(struct jfs_client *c, const struct jfs_store_config *cfg,
 	s->mono_arg = cfg->mono_clock ? cfg->mono_clock_arg : NULL;
 	s->on_change = cfg->on_change;
 	s->on_change_arg = cfg->on_change_arg;
+	s->on_fetched = cfg->on_fetched;
+	s->on_fetched_arg = cfg->on_fetched_arg;
 	s->lru.next = s->lru.prev = &s->lru;
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {
 		free(s);
@@ -1159,4 +1087,51 @@ void jfs_store_free(struct jfs_store *s)
 	jfs_store_uuids_free(s->changed, s->nchanged);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* ---- the store as a source of jobs (source.h) ------------------------------------- */
+
+static int source_listing(void *self, const struct jfs_query *q, struct jfs_listing **out,
+			  struct jfs_error *e)
+{
+	return jfs_store_listing(self, q, out, e);
+}
+
+static int source_job(void *self, const char *uuid, struct jfs_job **out, struct jfs_error *e)
+{
+	return jfs_store_job(self, uuid, out, e);
+}
+
+static int64_t source_now_ms(void *self)
+{
+	return jfs_store_now_ms(self);
+}
+
+static int64_t source_job_expires_ms(void *self, const struct jfs_job *job, int64_t seen_ms)
+{
+	return jfs_store_job_expires_ms(self, job, seen_ms);
+}
+
+static double source_job_life(void *self, const struct jfs_job *job)
+{
+	return jfs_store_job_life(self, job);
+}
+
+static double source_listing_life(void *self, const struct jfs_listing *l)
+{
+	return jfs_store_listing_life(self, l);
+}
+
+static const struct jfs_source_ops store_source_ops = {
+	.listing = source_listing,
+	.job = source_job,
+	.now_ms = source_now_ms,
+	.job_expires_ms = source_job_expires_ms,
+	.job_life = source_job_life,
+	.listing_life = source_listing_life,
+};
+
+struct jfs_source jfs_store_source(struct jfs_store *s)
+{
+	return (struct jfs_source){ .ops = &store_source_ops, .self = s };
 }

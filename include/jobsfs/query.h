@@ -48,6 +48,10 @@ const char *jfs_query_string(const struct jfs_query *q);
 size_t jfs_query_count(const struct jfs_query *q);
 const char *jfs_query_get(const struct jfs_query *q, const char *name);
 
+/* Parameter i (0 <= i < jfs_query_count) in canonical order: its name, and its raw
+ * value in *value (when value is not NULL); NULL past the end. */
+const char *jfs_query_name_at(const struct jfs_query *q, size_t i, const char **value);
+
 /* max_records as given by a segment, or 0 when none: a view with max_records shows
  * that many records (the first page), not a page size. */
 unsigned long jfs_query_max_records(const struct jfs_query *q);

@@ -25,6 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jobsfs/listing.h"
+#include "jobsfs/source.h"
+
 struct jfs_client;
 struct jfs_error;
 struct jfs_job;
@@ -54,26 +57,13 @@ struct jfs_store_config {
 	 * with the store's lock held: it must not call the store. NULL: none. */
 	void (*on_change)(void *arg);
 	void *on_change_arg;
-};
-
-/* A view's jobs as one fetch returned them. Immutable; shared by reference. */
-struct jfs_listing {
-	struct jfs_job **jobs;	  /* n jobs in the cluster's order (one reference each) */
-	struct jfs_job **by_name; /* the same n jobs sorted by name (no extra reference) */
-	size_t n;
-	int64_t fetched_ms;	  /* cluster time the fetch started (what the cluster
-				   * held then: expiry decisions go by this) */
-	int64_t ready_ms;	  /* cluster time the fetch completed */
-	int64_t ready_mono_ms;	  /* the same on the monotonic clock (the store's
-				   * mono_clock): the listing is fresh for ttl from
-				   * here, so a walk longer than ttl is not stale on
-				   * arrival, and a step of the wall clock changes no
-				   * freshness */
-	int64_t changed_ms;	  /* fetched_ms of the first listing of this view with
-				   * the same names (a directory's mtime moves only when
-				   * entries come or go) */
-	bool full_records;	  /* fetched with fields=* (false when the view names fields) */
-	int refs;		  /* atomic */
+	/* Called when a fetch of this caller's brought jobs, outside the store's lock,
+	 * before the caller gets them: a listing with whole records (l; whole when it
+	 * is the root's, every job of the cluster), or a job by GET (job). For the
+	 * history's recorder: it must be quick (take references, queue them) and must
+	 * not call the store. NULL: none. */
+	void (*on_fetched)(void *arg, struct jfs_listing *l, bool whole, struct jfs_job *job);
+	void *on_fetched_arg;
 };
 
 struct jfs_store_counters {
@@ -109,13 +99,6 @@ int64_t jfs_store_now_ms(struct jfs_store *s);
  * query the cluster rejected). */
 int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		      struct jfs_listing **out, struct jfs_error *e);
-
-struct jfs_listing *jfs_listing_ref(struct jfs_listing *l);
-void jfs_listing_unref(struct jfs_listing *l); /* NULL is fine */
-
-/* A job of the listing by its directory name (binary search); NULL when absent. The
- * job belongs to the listing: take a reference to keep it longer. */
-struct jfs_job *jfs_listing_find(const struct jfs_listing *l, const char *name);
 
 /* Seconds the listing stays fresh from now (0 once stale). */
 double jfs_store_listing_life(struct jfs_store *s, const struct jfs_listing *l);
@@ -156,5 +139,8 @@ void jfs_store_uuids_free(char **uuids, size_t n);
 int jfs_store_take_changes(struct jfs_store *s, char ***uuids, size_t *n);
 
 void jfs_store_counters_get(struct jfs_store *s, struct jfs_store_counters *out);
+
+/* The store as the source of the live tree (source.h). */
+struct jfs_source jfs_store_source(struct jfs_store *s);
 
 #endif
