@@ -20,7 +20,8 @@
 #include "jobsfs/error.h"
 #include "jobsfs/job.h"
 #include "jobsfs/log.h"
-#include "jobsfs/store.h"
+#include "jobsfs/listing.h"
+#include "jobsfs/source.h"
 #include "push.h"
 #include "snapshot.h"
 
@@ -128,7 +129,8 @@ static int dir_entry_at(struct jfs_mount *m, const struct dir_handle *dh, size_t
 		if (i >= dh->p.listing->n)
 			return 0;
 		de->job = dh->p.listing->jobs[i];
-		if (jfs_store_job_expired(m->store, de->job, dh->p.listing->fetched_ms))
+		if (jfs_source_job_expired(jfs_source_of(m, dh->p.in), de->job,
+					   dh->p.listing->fetched_ms))
 			return -1;
 		de->name = de->job->name;
 		de->node = &de->job->root;
@@ -173,9 +175,10 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 	jfs_node_attr_fill(m, in->ino, job, node, &ep->attr);
 	jfs_job_unref(version);
 	if (is_job) {
+		const struct jfs_source *src = jfs_source_of(m, parent);
 		double life = jfs_view_has_fields(parent)
-				      ? jfs_store_listing_life(m->store, dh->p.listing)
-				      : jfs_store_job_life(m->store, de->job);
+				      ? jfs_source_listing_life(src, dh->p.listing)
+				      : jfs_source_job_life(src, de->job);
 		ep->attr_timeout = life;
 		ep->entry_timeout = jfs_job_entry_timeout(m, parent, life);
 	} else {
@@ -208,7 +211,7 @@ static int dir_continue(struct jfs_mount *m, struct jfs_inode *in, uint32_t hash
 		     jfs_snapshot_hash_listing(l) == hash)) {
 			dh->p.in = in;
 			dh->p.listing = l;
-			dh->p.life = jfs_store_listing_life(m->store, l);
+			dh->p.life = jfs_source_listing_life(jfs_source_of(m, in), l);
 			return 0;
 		}
 		jfs_listing_unref(l);
@@ -224,7 +227,7 @@ static int dir_continue(struct jfs_mount *m, struct jfs_inode *in, uint32_t hash
 				dh->p.in = in;
 				dh->p.job = job;
 				dh->p.node = node;
-				dh->p.life = jfs_store_job_life(m->store, job);
+				dh->p.life = jfs_source_job_life(jfs_source_of(m, in), job);
 				return 0;
 			}
 			jfs_job_unref(job);
@@ -250,7 +253,7 @@ static int dir_now(struct jfs_mount *m, fuse_ino_t ino, off_t off, struct dir_ha
 	struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
 	if (!in)
 		return -ESTALE;
-	if (in->kind == JFS_INODE_FILE)
+	if (in->kind == JFS_INODE_FILE || in->kind == JFS_INODE_GAPS)
 		return -ENOTDIR;
 	if (off > 0)
 		return dir_continue(m, in, (uint32_t)((uint64_t)off >> POS_BITS), dh);
@@ -273,9 +276,10 @@ static size_t last_pos(struct jfs_mount *m, const struct dir_handle *dh)
 {
 	if (!dh->p.listing)
 		return 1 + dh->p.node->nchildren;
+	const struct jfs_source *src = jfs_source_of(m, dh->p.in);
 	size_t n = dh->p.listing->n;
-	while (n > 0 && jfs_store_job_expired(m->store, dh->p.listing->jobs[n - 1],
-					      dh->p.listing->fetched_ms))
+	while (n > 0 &&
+	       jfs_source_job_expired(src, dh->p.listing->jobs[n - 1], dh->p.listing->fetched_ms))
 		n--;
 	return 1 + n;
 }

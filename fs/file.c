@@ -13,7 +13,6 @@
 #include "jobsfs/error.h"
 #include "jobsfs/job.h"
 #include "jobsfs/log.h"
-#include "jobsfs/store.h"
 #include "push.h"
 
 int jfs_open_init(struct jfs_mount *m)
@@ -78,6 +77,12 @@ void jfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	if (in->kind == JFS_INODE_GAPS && !m->no_open) {
+		fi->direct_io = 1; /* made anew at each read */
+		fi->fh = 0;
+		fuse_reply_open(req, fi);
+		return;
+	}
 	if (m->no_open) {
 		/* Once: from now on the kernel opens files itself, keeping their pages
 		 * until their size or mtime changes or the keeper invalidates them. */
@@ -125,6 +130,10 @@ void jfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else { /* no-open mode: the inode's version */
 		struct jfs_mount *m = jfs_mount_of(req);
 		struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
+		if (in && in->kind == JFS_INODE_GAPS) {
+			jfs_gaps_read(req, m, in, size, off);
+			return;
+		}
 		int rc = in ? jfs_place_resolve(m, in, &p) : -ESTALE;
 		if (rc == 0 && (p.listing || p.node->is_dir)) {
 			jfs_place_release(&p);

@@ -11,7 +11,8 @@
 
 #include "jobsfs/job.h"
 #include "jobsfs/query.h"
-#include "jobsfs/store.h"
+#include "jobsfs/listing.h"
+#include "jobsfs/source.h"
 
 struct jfs_inodes {
 	/* Guards both maps, next_ino, and every inode's listing, version, named, nlookup,
@@ -234,6 +235,7 @@ static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 	in->kind = kind;
 	in->parent = parent;
 	in->query = query;
+	in->history = parent && (parent->history || kind == JFS_INODE_ROOT);
 	switch (kind) {
 	case JFS_INODE_JOB:
 		in->view = parent;
@@ -255,6 +257,7 @@ static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 		break;
 	case JFS_INODE_ROOT:
 	case JFS_INODE_VIEW:
+	case JFS_INODE_GAPS:
 		break;
 	}
 	return in;
@@ -413,7 +416,8 @@ void jfs_inodes_set_listing(struct jfs_inodes *t, struct jfs_inode *in,
 	jfs_listing_unref(old); /* may free a whole listing: outside the lock */
 }
 
-long jfs_inodes_stale_dirs(struct jfs_inodes *t, struct jfs_store *s, fuse_ino_t **out)
+long jfs_inodes_stale_dirs(struct jfs_inodes *t, const struct jfs_source *live,
+			   const struct jfs_source *recorded, fuse_ino_t **out)
 {
 	size_t n = 0, cap = 0;
 	fuse_ino_t *inos = NULL;
@@ -421,7 +425,8 @@ long jfs_inodes_stale_dirs(struct jfs_inodes *t, struct jfs_store *s, fuse_ino_t
 	*out = NULL;
 	pthread_mutex_lock(&t->lock);
 	for (struct jfs_inode *in = t->dirs; in; in = in->dir_next) {
-		if (in->listing_told || jfs_store_listing_life(s, in->listing) > 0)
+		if (in->listing_told ||
+		    jfs_source_listing_life(in->history ? recorded : live, in->listing) > 0)
 			continue;
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 8;

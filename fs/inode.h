@@ -30,21 +30,28 @@ struct jfs_job;
 struct jfs_listing;
 struct jfs_node;
 struct jfs_query;
-struct jfs_store;
 
 enum jfs_inode_kind {
-	JFS_INODE_ROOT,
+	JFS_INODE_ROOT, /* every job of a source: MOUNT/, and MOUNT/.history/ */
 	JFS_INODE_VIEW,
 	JFS_INODE_JOB,
 	JFS_INODE_NODE, /* a directory inside a job */
 	JFS_INODE_FILE, /* one version of a file inside a job */
+	JFS_INODE_GAPS, /* MOUNT/.history/gaps: made anew at each read */
 };
+
+/* The history's tree, reachable by name and never listed (like a view). */
+#define JFS_HISTORY_DIR ".history"
+#define JFS_GAPS_FILE "gaps"
+
 
 /* A cold `find` over 100,000 jobs makes 1.5 million of these: fields that only some
  * kinds use share storage, and the small ones share words. */
 struct jfs_inode {
 	fuse_ino_t ino;
 	enum jfs_inode_kind kind;
+	bool history;		  /* under MOUNT/.history (the history's own root
+				   * included): served by the recorded source */
 	unsigned refs;		  /* children holding this inode as parent (table lock) */
 	struct jfs_inode *parent; /* NULL for the root; the child holds a reference */
 	const char *name;	  /* name in parent ("" for the root) */
@@ -88,7 +95,7 @@ struct jfs_inode *jfs_inodes_get(struct jfs_inodes *t, fuse_ino_t ino);
 
 /* The child `name` of parent, created when new (kind; uuid for JOB; query for VIEW,
  * whose ownership passes to the table either way), with its lookup count raised by
- * one. A name whose inode is of another kind (a field that was a file is now an
+ * one. A ROOT child is the history's root: it and all below it are `history`. A name whose inode is of another kind (a field that was a file is now an
  * object) gets a new inode. Returns 0 or -ENOMEM (query freed). */
 int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
 		    enum jfs_inode_kind kind, const char *uuid, struct jfs_query *query,
@@ -129,7 +136,9 @@ void jfs_inodes_set_listing(struct jfs_inodes *t, struct jfs_inode *in,
  * per listing: the kernel keeps a directory's listing (FOPEN_CACHE_DIR) until its
  * mtime moves, so it must be told to drop it for the next readdir to ask (and
  * refresh). *out is malloc'd. Returns the count, or -ENOMEM. */
-long jfs_inodes_stale_dirs(struct jfs_inodes *t, struct jfs_store *s, fuse_ino_t **out);
+struct jfs_source;
+long jfs_inodes_stale_dirs(struct jfs_inodes *t, const struct jfs_source *live,
+			   const struct jfs_source *recorded, fuse_ino_t **out);
 
 /* The kernel forgets n lookups; the inode (and parents nobody needs) go at zero. */
 void jfs_inodes_forget(struct jfs_inodes *t, fuse_ino_t ino, uint64_t n);

@@ -83,7 +83,7 @@ static void invalidate_jobs(struct jfs_mount *m, char **uuids, size_t n)
 static void invalidate_stale_dirs(struct jfs_mount *m)
 {
 	fuse_ino_t *inos;
-	long n = jfs_inodes_stale_dirs(m->inodes, m->store, &inos);
+	long n = jfs_inodes_stale_dirs(m->inodes, &m->live, &m->recorded, &inos);
 	for (long i = 0; i < n; i++) {
 		int rc = fuse_lowlevel_notify_inval_inode(m->se, inos[i], 0, 0);
 		if (rc != 0 && rc != -ENOENT)

@@ -30,6 +30,7 @@
 #include "jobsfs/store.h"
 #include "options.h"
 #include "push.h"
+#include "recording.h"
 #include "snapshot.h"
 #include "stop.h"
 
@@ -204,7 +205,8 @@ static int preflight(const struct jfs_client_config *base)
 
 /* Mount m->se (made by main), serve until unmounted, and destroy the session. Logs at
  * log_level, to syslog once daemonized. */
-static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_level log_level)
+static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_level log_level,
+	       const struct jfs_recording *rec)
 {
 	int ret = 1;
 
@@ -221,6 +223,7 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 		jfs_err("cannot start the housekeeping thread");
 		goto out_unmount;
 	}
+	jfs_recording_start(m, rec);
 	int err = jfs_push_start(m);
 	if (err != 0) /* a speed-up only: go on */
 		jfs_warn("cannot start the pusher thread (%s): files will not be pushed to the "
@@ -260,6 +263,7 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 out_threads:
 	jfs_push_free(m);
 	jfs_keeper_stop(m);
+	jfs_recording_stop(m);
 out_unmount:
 	fuse_session_unmount(m->se);
 out_signals:
@@ -296,6 +300,7 @@ int main(int argc, char *argv[])
 	struct secrets sec = { 0 };
 	struct jfs_client_config cfg;
 	struct jfs_mount m;
+	struct jfs_recording rec;
 	struct jfs_error e;
 	char msg[512];
 	int ret = 1;
@@ -362,6 +367,8 @@ int main(int argc, char *argv[])
 		goto out_secrets;
 	if (preflight(&cfg) != 0)
 		goto out_secrets;
+	if (jfs_recording_plan(&o, &rec) != 0)
+		goto out_secrets;
 	if (jfs_client_new(&cfg, &m.client, &e) != 0) {
 		say_unreachable(o.url, -e.err, &e);
 		goto out_secrets;
@@ -376,6 +383,8 @@ int main(int argc, char *argv[])
 		.mem_max = o.cache_mem * 1024 * 1024,
 		.on_change = jfs_keeper_kick,
 		.on_change_arg = &m,
+		.on_fetched = rec.on ? jfs_recording_offer : NULL,
+		.on_fetched_arg = &m,
 	};
 	m.kernel_open_off = getenv("JOBSFS_NO_KERNEL_OPEN") != NULL;
 	if (jfs_store_new(m.client, &scfg, &m.store) != 0 || jfs_inodes_new(&m.inodes) != 0 ||
@@ -393,12 +402,14 @@ int main(int argc, char *argv[])
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	m.mounted_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	ret = run(&m, &fo, log_level);
+	m.live = jfs_store_source(m.store);
+	ret = run(&m, &fo, log_level, &rec);
 	jfs_open_free_all(&m); /* what the kernel did not release before unmounting */
 	jfs_keeper_destroy(&m);
 out_mount:
 	jfs_snapshots_free(m.snapshots);
 	jfs_inodes_free(m.inodes);
+	jfs_recording_close(&m);
 	jfs_store_free(m.store);
 	jfs_client_free(m.client);
 out_secrets:

@@ -10,7 +10,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "jobsfs/source.h"
+
 struct jfs_client;
+struct jfs_history;
+struct jfs_recorder;
 struct jfs_store;
 struct jfs_inodes;
 struct jfs_pusher;
@@ -27,6 +31,10 @@ struct jfs_mount {
 	/* Set up before the session starts, then read-only. */
 	struct jfs_client *client;
 	struct jfs_store *store;
+	struct jfs_history *history;   /* NULL when history is off */
+	struct jfs_recorder *recorder; /* NULL when history or recording is off */
+	struct jfs_source live;	       /* the store: MOUNT/ */
+	struct jfs_source recorded;    /* the history: MOUNT/.history/ (ops NULL when off) */
 	struct jfs_inodes *inodes; /* has its own lock */
 	struct fuse_session *se;
 	uid_t uid;		   /* owner of every file: the mounting user */

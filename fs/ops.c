@@ -18,9 +18,10 @@
 #include "inode.h"
 #include "jobsfs/error.h"
 #include "jobsfs/job.h"
+#include "jobsfs/listing.h"
 #include "jobsfs/log.h"
 #include "jobsfs/query.h"
-#include "jobsfs/store.h"
+#include "jobsfs/source.h"
 
 static void reply_entry(fuse_req_t req, struct jfs_mount *m, const struct jfs_place *p,
 			double entry_timeout)
@@ -51,9 +52,10 @@ static void lookup_view(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	const struct jfs_source *src = jfs_source_of(m, parent);
 	rc = jfs_query_add_segment(q, name, &e);
-	if (rc == 0) /* ask the cluster now, so a segment it rejects fails here */
-		rc = jfs_store_listing(m->store, q, &p.listing, &e);
+	if (rc == 0) /* ask the source now, so a segment it rejects fails here */
+		rc = jfs_source_listing(src, q, &p.listing, &e);
 	if (rc != 0) {
 		jfs_place_log_failure(parent, name, rc, &e);
 		jfs_query_free(q);
@@ -67,7 +69,7 @@ static void lookup_view(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 		return;
 	}
 	jfs_inodes_set_listing(m->inodes, p.in, p.listing);
-	p.life = jfs_store_listing_life(m->store, p.listing);
+	p.life = jfs_source_listing_life(src, p.listing);
 	reply_entry(req, m, &p, m->ttl);
 	jfs_place_release(&p);
 }
@@ -81,36 +83,38 @@ static void lookup_job(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *pa
 	struct jfs_place p;
 	int rc;
 
+	const struct jfs_source *src = jfs_source_of(m, parent);
 	memset(&p, 0, sizeof(p));
 	jfs_error_clear(&e);
 	if (parent->kind == JFS_INODE_ROOT) {
 		/* Every job is in the root: go by uuid, without the listing. The store
 		 * answers a finished job from its cache until it expires (so it stays
 		 * readable while the cluster is away) and asks for an unknown one by
-		 * GET (a job created a moment ago is reachable at once). */
+		 * GET (a job created a moment ago is reachable at once); the history
+		 * reads the one row. */
 		/* Only a job's one name ("a%2Eb" is not "a.b"'s); the client asks the
 		 * cluster for syntactically valid uuids only. */
 		char *uuid = jfs_name_to_uuid(name);
-		rc = uuid ? jfs_store_job(m->store, uuid, &job, &e)
+		rc = uuid ? jfs_source_job(src, uuid, &job, &e)
 			  : jfs_error_set(&e, ENOENT, "not a job name");
 		/* A name the cluster finds malformed as a uuid is simply not a job. */
 		if (rc == -EINVAL)
 			rc = -ENOENT;
 		free(uuid);
 	} else {
-		rc = jfs_store_listing(m->store, parent->query, &l, &e);
+		rc = jfs_source_listing(src, parent->query, &l, &e);
 	}
 	if (rc == 0 && l) {
 		struct jfs_job *listed = jfs_listing_find(l, name);
 		if (listed && jfs_view_has_fields(parent))
 			job = jfs_job_ref(listed);
 		else if (listed)
-			rc = jfs_store_job(m->store, listed->uuid, &job, &e);
+			rc = jfs_source_job(src, listed->uuid, &job, &e);
 		else
 			rc = jfs_error_set(&e, ENOENT, "no such job in this view");
-		/* (jfs_store_job never answers with an expired job) */
+		/* (a source never answers a job by uuid that has left it) */
 		if (rc == 0 && listed && jfs_view_has_fields(parent) &&
-		    jfs_store_job_expired(m->store, job, l->fetched_ms))
+		    jfs_source_job_expired(src, job, l->fetched_ms))
 			rc = jfs_error_set(&e, ENOENT, "job %s expired", job->uuid);
 	}
 	if (rc != 0) {
@@ -129,8 +133,8 @@ static void lookup_job(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *pa
 	}
 	p.job = job;
 	p.node = &job->root;
-	p.life = jfs_view_has_fields(parent) ? jfs_store_listing_life(m->store, l)
-					 : jfs_store_job_life(m->store, job);
+	p.life = jfs_view_has_fields(parent) ? jfs_source_listing_life(src, l)
+					 : jfs_source_job_life(src, job);
 	jfs_listing_unref(l);
 	reply_entry(req, m, &p, jfs_job_entry_timeout(m, parent, p.life));
 	jfs_place_release(&p);
@@ -170,6 +174,40 @@ static void lookup_node(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 	jfs_place_release(&p);
 }
 
+/* MOUNT/.history (the history's root) and MOUNT/.history/gaps: reachable by name,
+ * never listed, so `ls MOUNT` and `grep -r MOUNT` see live jobs only. */
+static void lookup_history(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *parent,
+			   enum jfs_inode_kind kind, const char *name)
+{
+	struct jfs_place p;
+	memset(&p, 0, sizeof(p));
+	int rc = jfs_inodes_link(m->inodes, parent, name, kind, NULL, NULL, &p.in);
+	if (rc != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (kind == JFS_INODE_GAPS) {
+		struct fuse_entry_param ep;
+		memset(&ep, 0, sizeof(ep));
+		ep.ino = p.in->ino;
+		ep.generation = 1;
+		ep.attr_timeout = jfs_gaps_attr(m, p.in, &ep.attr);
+		ep.entry_timeout = JFS_FILE_ATTR_TIMEOUT;
+		if (fuse_reply_entry(req, &ep) != 0)
+			jfs_inodes_forget(m->inodes, p.in->ino, 1);
+		return;
+	}
+	struct jfs_inode *in = p.in;
+	rc = jfs_place_resolve_attr(m, in, &p);
+	if (rc != 0) { /* (resolve_attr of a ROOT never fails) */
+		jfs_inodes_forget(m->inodes, in->ino, 1);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	reply_entry(req, m, &p, JFS_FILE_ATTR_TIMEOUT);
+	jfs_place_release(&p);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct jfs_mount *m = jfs_mount_of(req);
@@ -178,6 +216,16 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!pin) {
 		fuse_reply_err(req, ESTALE);
 		return;
+	}
+	if (pin->kind == JFS_INODE_ROOT && m->history) {
+		if (!pin->history && strcmp(name, JFS_HISTORY_DIR) == 0) {
+			lookup_history(req, m, pin, JFS_INODE_ROOT, name);
+			return;
+		}
+		if (pin->history && strcmp(name, JFS_GAPS_FILE) == 0) {
+			lookup_history(req, m, pin, JFS_INODE_GAPS, name);
+			return;
+		}
 	}
 	switch (pin->kind) {
 	case JFS_INODE_ROOT:
@@ -192,6 +240,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		lookup_node(req, m, pin, name);
 		return;
 	case JFS_INODE_FILE:
+	case JFS_INODE_GAPS:
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
@@ -221,6 +270,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (!in) {
 		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind == JFS_INODE_GAPS) {
+		double timeout = jfs_gaps_attr(m, in, &st);
+		fuse_reply_attr(req, &st, timeout);
 		return;
 	}
 	/* A directory answers from the listing it last served, even stale: fetching

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "jobsfs/client.h"
+#include "jobsfs/history.h"
 #include "jobsfs/log.h"
+#include "jobsfs/recorder.h"
 #include "jobsfs/store.h"
 
 enum {
@@ -34,6 +36,9 @@ enum {
 	KEY_CACHE_MEM,
 	KEY_PASSWORD,
 	KEY_LOGLEVEL,
+	KEY_HISTORY,
+	KEY_RECORD,
+	KEY_HISTORY_KEEP,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMISSIONS,
 };
@@ -59,6 +64,9 @@ static const struct fuse_opt jfs_opt_spec[] = {
 	FUSE_OPT_KEY("timeout=", KEY_TIMEOUT),
 	FUSE_OPT_KEY("cache_mem=", KEY_CACHE_MEM),
 	FUSE_OPT_KEY("loglevel=", KEY_LOGLEVEL),
+	FUSE_OPT_KEY("history=", KEY_HISTORY),
+	FUSE_OPT_KEY("record=", KEY_RECORD),
+	FUSE_OPT_KEY("history_keep=", KEY_HISTORY_KEEP),
 	/* libfuse's, noted here for the allow_other rule and then left to libfuse. */
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
@@ -90,6 +98,13 @@ void jfs_options_usage(const char *prog)
 	       "    -o cache_mem=MiB       cap on the jobs held in memory (default %zu)\n"
 	       "    -o loglevel=LEVEL      err, warn, info or debug (default warn; -d sets\n"
 	       "                           debug; $JOBSFS_LOG overrides both)\n"
+	       "    -o history=PATH|off    the history file (SQLite) of every job seen, under\n"
+	       "                           MOUNT/.history (default: /var/lib/jobsfs/HOST.sqlite\n"
+	       "                           for root, else $XDG_STATE_HOME/jobsfs/HOST.sqlite)\n"
+	       "    -o record=SECONDS|off  list the cluster for the history this often while\n"
+	       "                           mounted, read or not (default %d; below expiry)\n"
+	       "    -o history_keep=DAYS   prune finished jobs older than this (default %d;\n"
+	       "                           0 keeps them all)\n"
 	       "    -o allow_other         let other users in: only with -o default_permissions\n"
 	       "                           (the kernel then enforces the read-only modes)\n"
 	       "    -h, --help             this help\n"
@@ -100,7 +115,8 @@ void jfs_options_usage(const char *prog)
 	       "Logs go to stderr with -f (or -d), to syslog otherwise.\n"
 	       "\n",
 	       prog, JFS_STORE_TTL_DEFAULT, JFS_STORE_EXPIRY_DEFAULT, JFS_PAGE_SIZE_DEFAULT,
-	       JFS_STORE_MEM_DEFAULT / (1024 * 1024));
+	       JFS_STORE_MEM_DEFAULT / (1024 * 1024), JFS_RECORDER_EVERY_DEFAULT,
+	       JFS_HISTORY_KEEP_DAYS_DEFAULT);
 }
 
 void jfs_options_unknown(const char *what)
@@ -255,6 +271,31 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		o->log_level = level;
 		return 0;
 	}
+	case KEY_HISTORY:
+		if (strcmp(opt_value(arg), "off") == 0) {
+			o->history_off = true;
+			return 0;
+		}
+		if (!*opt_value(arg)) {
+			fprintf(stderr, "jobsfs: -o history= needs a file, or off\n");
+			return -1;
+		}
+		o->history_off = false;
+		return set_string(&o->history, arg);
+	case KEY_RECORD:
+		if (strcmp(opt_value(arg), "off") == 0) {
+			o->record = 0;
+			return 0;
+		}
+		if (parse_seconds(arg, &o->record) != 0)
+			return -1;
+		if (o->record < 1) {
+			fprintf(stderr, "jobsfs: -o %s: at least 1 second, or off\n", arg);
+			return -1;
+		}
+		return 0;
+	case KEY_HISTORY_KEEP:
+		return parse_long(arg, 0, 100L * 365, &o->history_keep);
 	case KEY_ALLOW_OTHER:
 		o->allow_other = true;
 		return 1;
@@ -279,6 +320,8 @@ int jfs_options_parse(struct fuse_args *args, struct jfs_options *o)
 	o->timeout = 30;
 	o->cache_mem = JFS_STORE_MEM_DEFAULT / (1024 * 1024);
 	o->log_level = JFS_LOG_WARN;
+	o->record = JFS_RECORDER_EVERY_DEFAULT;
+	o->history_keep = JFS_HISTORY_KEEP_DAYS_DEFAULT;
 	return fuse_opt_parse(args, o, jfs_opt_spec, opt_proc) == 0 ? 0 : -1;
 }
 
@@ -292,6 +335,7 @@ void jfs_options_free(struct jfs_options *o)
 	free(o->token_file);
 	free(o->cacert);
 	free(o->netrc_file);
+	free(o->history);
 	memset(o, 0, sizeof(*o));
 }
 

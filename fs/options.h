@@ -24,6 +24,10 @@ struct jfs_options {
 	long timeout;	     /* seconds (30) */
 	size_t cache_mem;    /* MiB (256) */
 	int log_level;	     /* -o loglevel=: an enum jfs_log_level (warn) */
+	char *history;	     /* -o history=PATH; NULL: the default file */
+	bool history_off;    /* -o history=off */
+	double record;	     /* seconds between the recorder's listings (60); 0: off */
+	long history_keep;   /* days (30); 0: for ever */
 	bool allow_other;	  /* FUSE's allow_other was given (left in args for libfuse) */
 	bool default_permissions; /* and default_permissions (likewise) */
 	bool show_help;

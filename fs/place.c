@@ -1,4 +1,4 @@
-/* What an inode stands for right now (see place.h): resolution through the store,
+/* What an inode stands for right now (see place.h): resolution through its source,
  * the attributes the kernel sees, and how long it may keep them. */
 #include "place.h"
 
@@ -11,7 +11,8 @@
 #include "jobsfs/job.h"
 #include "jobsfs/log.h"
 #include "jobsfs/query.h"
-#include "jobsfs/store.h"
+#include "jobsfs/listing.h"
+#include "jobsfs/source.h"
 
 #define PATH_LOG_MAX 1024
 
@@ -46,29 +47,30 @@ bool jfs_view_has_cap(const struct jfs_inode *view)
 	return view->query && jfs_query_max_records(view->query) > 0;
 }
 
-/* The job a JOB inode stands for: by uuid through the store, or, in a view that
- * names its fields, as that view's listing returned it. */
+/* The job a JOB inode stands for: by uuid from its source, or, in a view that names
+ * its fields, as that view's listing returned it. */
 static int job_of(struct jfs_mount *m, const struct jfs_inode *jobin, struct jfs_place *p,
 		  struct jfs_error *e)
 {
+	const struct jfs_source *src = jfs_source_of(m, jobin);
 	const struct jfs_inode *view = jobin->view;
 	if (!jfs_view_has_fields(view)) {
-		int rc = jfs_store_job(m->store, jobin->uuid, &p->job, e);
+		int rc = jfs_source_job(src, jobin->uuid, &p->job, e);
 		if (rc == 0)
-			p->life = jfs_store_job_life(m->store, p->job);
+			p->life = jfs_source_job_life(src, p->job);
 		return rc;
 	}
 	struct jfs_listing *l;
-	int rc = jfs_store_listing(m->store, view->query, &l, e);
+	int rc = jfs_source_listing(src, view->query, &l, e);
 	if (rc != 0)
 		return rc;
 	struct jfs_job *job = jfs_listing_find(l, jobin->name);
-	if (!job || jfs_store_job_expired(m->store, job, l->fetched_ms)) {
+	if (!job || jfs_source_job_expired(src, job, l->fetched_ms)) {
 		jfs_listing_unref(l);
 		return jfs_error_set(e, ENOENT, "job %s is no longer in this view", jobin->uuid);
 	}
 	p->job = jfs_job_ref(job);
-	p->life = jfs_store_listing_life(m->store, l);
+	p->life = jfs_source_listing_life(src, l);
 	jfs_listing_unref(l);
 	return 0;
 }
@@ -84,10 +86,10 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 	switch (in->kind) {
 	case JFS_INODE_ROOT:
 	case JFS_INODE_VIEW:
-		rc = jfs_store_listing(m->store, in->query, &p->listing, &e);
+		rc = jfs_source_listing(jfs_source_of(m, in), in->query, &p->listing, &e);
 		if (rc == 0) {
 			jfs_inodes_set_listing(m->inodes, in, p->listing);
-			p->life = jfs_store_listing_life(m->store, p->listing);
+			p->life = jfs_source_listing_life(jfs_source_of(m, in), p->listing);
 		}
 		break;
 	case JFS_INODE_FILE:
@@ -107,6 +109,9 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 			rc = jfs_error_set(&e, ENOENT, "job %s no longer has %s", in->uuid,
 					   in->path);
 		break;
+	case JFS_INODE_GAPS: /* a file made anew at each read (gaps.c), no job's */
+		rc = jfs_error_set(&e, ENOTDIR, "not a job's file");
+		break;
 	default:
 		rc = -EIO;
 	}
@@ -125,7 +130,7 @@ int jfs_place_resolve_attr(struct jfs_mount *m, struct jfs_inode *in, struct jfs
 	p->in = in;
 	p->listing = jfs_inodes_listing(m->inodes, in);
 	if (p->listing)
-		p->life = jfs_store_listing_life(m->store, p->listing);
+		p->life = jfs_source_listing_life(jfs_source_of(m, in), p->listing);
 	return 0;
 }
 
@@ -178,15 +183,15 @@ struct listing_now {
 	int64_t next_expiry_ms; /* INT64_MAX: none */
 };
 
-static void listing_now(struct jfs_mount *m, const struct jfs_listing *l,
+static void listing_now(const struct jfs_source *src, const struct jfs_listing *l,
 			struct listing_now *ln)
 {
-	int64_t now = jfs_store_now_ms(m->store);
+	int64_t now = jfs_source_now_ms(src);
 	ln->alive = 0;
 	ln->changed_ms = l->changed_ms;
 	ln->next_expiry_ms = INT64_MAX;
 	for (size_t i = 0; i < l->n; i++) {
-		int64_t at = jfs_store_job_expires_ms(m->store, l->jobs[i], l->fetched_ms);
+		int64_t at = jfs_source_job_expires_ms(src, l->jobs[i], l->fetched_ms);
 		if (at > now) {
 			ln->alive++;
 			if (at < ln->next_expiry_ms)
@@ -219,8 +224,9 @@ double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct sta
 		jfs_node_attr_fill(m, p->in->ino, p->job, p->node, st);
 		return jfs_node_attr_timeout(p->node, p->life);
 	}
+	const struct jfs_source *src = jfs_source_of(m, p->in);
 	struct listing_now ln;
-	listing_now(m, p->listing, &ln);
+	listing_now(src, p->listing, &ln);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = p->in->ino;
 	st->st_mode = S_IFDIR | 0555;
@@ -236,7 +242,7 @@ double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct sta
 	st->st_ctim = ts_ms(m->mounted_ms);
 	double life = p->life;
 	if (ln.next_expiry_ms != INT64_MAX) {
-		double until = (double)(ln.next_expiry_ms - jfs_store_now_ms(m->store)) / 1000.0;
+		double until = (double)(ln.next_expiry_ms - jfs_source_now_ms(src)) / 1000.0;
 		if (until < life)
 			life = until > 0 ? until : 0;
 	}

@@ -5,6 +5,7 @@
 #ifndef JOBSFS_FS_PLACE_H
 #define JOBSFS_FS_PLACE_H
 
+#include "inode.h"
 #include "mount.h"
 
 #include <stdbool.h>
@@ -15,6 +16,14 @@ struct jfs_inode;
 struct jfs_job;
 struct jfs_listing;
 struct jfs_node;
+
+/* Where the jobs of inode in come from: the history under MOUNT/.history, else the
+ * live cluster (an inode is `history` only while the history is on). */
+static inline const struct jfs_source *jfs_source_of(const struct jfs_mount *m,
+						     const struct jfs_inode *in)
+{
+	return in->history ? &m->recorded : &m->live;
+}
 
 /* What an inode stands for right now. */
 struct jfs_place {

@@ -275,7 +275,7 @@ class Mount:
         self.mountpoint = mountpoint
         self.errlog = tempfile.TemporaryFile()
         argv = [path, "-f"]
-        for opt in options:
+        for opt in with_history_default(options):
             argv += ["-o", opt]
         argv += [url, mountpoint]
         self.argv = argv
@@ -329,11 +329,21 @@ class Mount:
         return self.exit_code
 
 
+def with_history_default(options):
+    """The options a test mount gets: history=off unless the test names a history, so
+    that mounts of tests that are not about it write no file (as root the default
+    one would be /var/lib/jobsfs/HOST.sqlite) and send no recorder's listings."""
+    options = list(options)
+    if not any(o.startswith("history=") for o in options):
+        options.append("history=off")
+    return options
+
+
 def run_jobsfs_once(path, url, mountpoint, options=(), env=None, timeout=30):
     """Run jobsfs -f expecting it to refuse: (exit code, stderr, mounted?). If it mounts
     after all, it is unmounted and reaped here."""
     argv = [path, "-f"]
-    for opt in options:
+    for opt in with_history_default(options):
         argv += ["-o", opt]
     argv += [url, mountpoint]
     full_env = dict(os.environ)
