@@ -254,7 +254,7 @@ def help_options(text):
 def case_manpage(tmp):
     text = render(MANPAGE)
     for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "THE TREE",
-                    "VIEWS AND THE QUERY LANGUAGE", "CACHING", "ERRORS", "EXAMPLES",
+                    "VIEWS AND THE QUERY LANGUAGE", "CACHING", "HISTORY", "ERRORS", "EXAMPLES",
                     "FILES", "ENVIRONMENT", "SEE ALSO"):
         assert re.search(r"^%s$" % section, text, re.M), "no section %s" % section
     for word in ("JOBSFS_PASSWORD", "JOBSFS_LOG", "https_proxy", "no_proxy",
