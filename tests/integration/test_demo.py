@@ -22,6 +22,8 @@ TOUR = [
     "$ ls {d}/state=failure/ | head",
     "$ ls -U '{d}/order_by=start_time desc/max_records=5/'",
     "$ for j in $(ls -U '{d}/order_by=start_time desc/max_records=5/'); do",
+    "$ cat {d}/.history/",
+    "$ ls '{d}/.history/state=failure/description=*vol_demo*/'",
 ]
 # A job of the order_by view and its start_time, as the tour's last command prints them.
 STARTED = re.compile(r"^([0-9a-f-]{36}) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*)$")
@@ -61,6 +63,13 @@ def main():
         assert len(uuids) >= 10, "the tour printed %d job uuids, want at least 10 " \
             "(ls | head, and the five newest):\n%s" % (len(uuids), out[:2000])
         assert "demo: that command failed" not in result["err"], result["err"][:2000]
+        # The failed job, gone from the cluster (ENOENT), still in the history.
+        hist = out.split("$ cat jobs/.history/", 1)[1].splitlines()
+        assert hist[1:3] == ["failure", "entry doesn't exist"], hist[:4]
+        assert "No such file or directory" in result["err"], result["err"][:2000]
+        shown = out.split("$ ls 'jobs/.history/state=failure/", 1)[1].splitlines()
+        assert UUID.match(shown[1]) and shown[1] in out.split("$ cat jobs/.history/", 1)[1], \
+            shown[:3]
         # The view newest first, in the order the directory lists it (ls -U).
         started = [m.group(2) for m in map(STARTED.match, out.splitlines()) if m]
         assert len(started) == 5, "want the five newest jobs with their start_time:\n%s" % (
