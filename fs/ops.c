@@ -54,7 +54,11 @@ static void lookup_view(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 	}
 	const struct jfs_source *src = jfs_source_of(m, parent);
 	rc = jfs_query_add_segment(q, name, &e);
-	if (rc == 0) /* ask the source now, so a segment it rejects fails here */
+	/* Ask the source now, so a segment it rejects fails here; one that can check a
+	 * query without answering it answers when the directory is read. */
+	if (rc == 0 && src->ops->check)
+		rc = src->ops->check(src->self, q, &e);
+	else if (rc == 0)
 		rc = jfs_source_listing(src, q, &p.listing, &e);
 	if (rc != 0) {
 		jfs_place_log_failure(parent, name, rc, &e);
@@ -68,8 +72,13 @@ static void lookup_view(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	jfs_inodes_set_listing(m->inodes, p.in, p.listing);
-	p.life = jfs_source_listing_life(src, p.listing);
+	if (p.listing) {
+		jfs_inodes_set_listing(m->inodes, p.in, p.listing);
+		p.life = jfs_source_listing_life(src, p.listing);
+	} else { /* checked, not answered: the attributes of what it last answered, if any */
+		struct jfs_inode *in = p.in;
+		jfs_place_resolve_attr(m, in, &p);
+	}
 	reply_entry(req, m, &p, m->ttl);
 	jfs_place_release(&p);
 }

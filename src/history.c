@@ -63,6 +63,8 @@ static const char schema_sql[] =
 #define VIEW_CACHE 8	  /* views whose answers are reused within ttl */
 #define JSON_DEPTH 256	  /* records were accepted by the client's own limit */
 #define TERMINAL_LIFE 3600.0 /* seconds the kernel keeps a recorded finished job */
+#define JOB_CACHE 4096	  /* jobs kept by uuid (direct-mapped): a walk resolves each
+			   * job a dozen times, once per file looked up */
 
 struct cached_view {
 	char *key;		/* jfs_query_string, "" for every job */
@@ -77,7 +79,17 @@ struct jfs_history {
 	pthread_mutex_t write_lock; /* guards wdb (the recorder's connection) */
 	sqlite3 *wdb;
 
-	pthread_mutex_t pool_lock; /* guards pool, npool, views, next_view */
+	pthread_mutex_t cache_lock;	    /* guards jobs */
+	struct cached_job {
+		struct jfs_job *job;	    /* a reference; NULL: empty */
+		int64_t mono_ms;	    /* when it was read */
+	} jobs[JOB_CACHE];
+
+	pthread_mutex_t pool_lock; /* guards pool, npool, views, next_view, vdb */
+	sqlite3 *vdb;		   /* asked only for PRAGMA data_version: it moves when
+				    * any other connection (the recorder's, another
+				    * process's) commits, and is comparable only on the
+				    * one connection */
 	sqlite3 *pool[POOL_MAX];   /* idle read connections */
 	size_t npool;
 	struct cached_view views[VIEW_CACHE];
@@ -333,6 +345,7 @@ int jfs_history_open(const struct jfs_history_config *cfg, struct jfs_history **
 	h->ttl_ms = (int64_t)(cfg->ttl * 1000.0);
 	pthread_mutex_init(&h->write_lock, NULL);
 	pthread_mutex_init(&h->pool_lock, NULL);
+	pthread_mutex_init(&h->cache_lock, NULL);
 	int rc = 0;
 	if (!h->path || !h->cluster)
 		rc = jfs_error_set(e, ENOMEM, "out of memory opening the history");
@@ -347,6 +360,8 @@ int jfs_history_open(const struct jfs_history_config *cfg, struct jfs_history **
 		rc = exec(h, h->wdb, "PRAGMA journal_mode = WAL", "not a usable SQLite file", e);
 	if (rc == 0)
 		rc = schema_ready(h, e);
+	if (rc == 0)
+		rc = conn_open(h, true, &h->vdb, e);
 	if (rc != 0) {
 		jfs_history_close(h);
 		return rc;
@@ -365,9 +380,13 @@ void jfs_history_close(struct jfs_history *h)
 		free(h->views[i].key);
 		jfs_listing_unref(h->views[i].l);
 	}
+	for (size_t i = 0; i < JOB_CACHE; i++)
+		jfs_job_unref(h->jobs[i].job);
+	sqlite3_close(h->vdb);
 	sqlite3_close(h->wdb);
 	pthread_mutex_destroy(&h->write_lock);
 	pthread_mutex_destroy(&h->pool_lock);
+	pthread_mutex_destroy(&h->cache_lock);
 	free(h->path);
 	free(h->cluster);
 	free(h);
@@ -632,9 +651,46 @@ static json_object *parse_record(const char *text, int len)
 	return o;
 }
 
+static size_t job_slot(const char *uuid)
+{
+	uint64_t x = 1469598103934665603ULL;
+	for (const char *c = uuid; *c; c++)
+		x = (x ^ (unsigned char)*c) * 1099511628211ULL;
+	return (size_t)(x % JOB_CACHE);
+}
+
+/* The job from the cache: a finished one for good (a recorded finished job never
+ * changes), an active one within ttl. */
+static struct jfs_job *cached_job(struct jfs_history *h, const char *uuid)
+{
+	struct jfs_job *job = NULL;
+	size_t i = job_slot(uuid);
+	pthread_mutex_lock(&h->cache_lock);
+	struct cached_job *c = &h->jobs[i];
+	if (c->job && strcmp(c->job->uuid, uuid) == 0 &&
+	    (jfs_job_is_terminal(c->job) || c->mono_ms + h->ttl_ms > jfs_mono_ms()))
+		job = jfs_job_ref(c->job);
+	pthread_mutex_unlock(&h->cache_lock);
+	return job;
+}
+
+static void cache_job(struct jfs_history *h, struct jfs_job *job)
+{
+	struct jfs_job *old;
+	size_t i = job_slot(job->uuid);
+	pthread_mutex_lock(&h->cache_lock);
+	old = h->jobs[i].job;
+	h->jobs[i].job = jfs_job_ref(job);
+	h->jobs[i].mono_ms = jfs_mono_ms();
+	pthread_mutex_unlock(&h->cache_lock);
+	jfs_job_unref(old);
+}
+
 int jfs_history_job(struct jfs_history *h, const char *uuid, struct jfs_job **out,
 		    struct jfs_error *e)
 {
+	if ((*out = cached_job(h, uuid)))
+		return 0;
 	sqlite3 *db;
 	int rc = conn_get(h, &db, e);
 	if (rc != 0)
@@ -654,6 +710,8 @@ int jfs_history_job(struct jfs_history *h, const char *uuid, struct jfs_job **ou
 		       : jfs_error_set(e, EIO, "history %s: job %s: its record does not parse",
 				       h->path, uuid);
 		json_object_put(o);
+		if (rc == 0)
+			cache_job(h, *out);
 	} else if (s == SQLITE_DONE) {
 		rc = jfs_error_set(e, ENOENT, "no job %s in the history", uuid);
 	} else {
@@ -665,6 +723,27 @@ int jfs_history_job(struct jfs_history *h, const char *uuid, struct jfs_job **ou
 }
 
 /* ---- reading: views --------------------------------------------------------------- */
+
+/* The file's version: any commit since moves it. 1 + data_version, so 0 stays "none";
+ * 0 when it cannot be read (then nothing is taken as unchanged). */
+static uint64_t version_locked(struct jfs_history *h)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t v = 0;
+	if (sqlite3_prepare_v2(h->vdb, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = 1 + (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static uint64_t version_now(struct jfs_history *h)
+{
+	pthread_mutex_lock(&h->pool_lock);
+	uint64_t v = version_locked(h);
+	pthread_mutex_unlock(&h->pool_lock);
+	return v;
+}
 
 /* A view compiled: the evaluator's filters, order and fields, and what SQL can do of
  * it (a WHERE clause that keeps every row the filters keep). */
@@ -838,21 +917,77 @@ static int bound_by_order(struct jfs_history *h, sqlite3 *db, struct view *v,
 	return rc;
 }
 
-struct matches {
-	json_object **recs;
+/* A job of a view's answer, with its row of typed values when the view is ordered. */
+struct hit {
+	struct jfs_job *job;
+	struct jfs_eval_row *row;
+};
+
+struct hits {
+	struct hit *v;
 	size_t n, cap;
 };
 
-static int cmp_records(const void *a, const void *b, void *order)
+static void hits_free(struct hits *hs)
 {
-	return jfs_eval_order_compare(order, *(json_object *const *)a, *(json_object *const *)b);
+	for (size_t i = 0; i < hs->n; i++) {
+		jfs_job_unref(hs->v[i].job);
+		jfs_eval_row_free(hs->v[i].row);
+	}
+	free(hs->v);
 }
 
-static int scan(struct jfs_history *h, sqlite3 *db, const struct view *v,
-		struct matches *m, struct jfs_error *e)
+static int cmp_hits(const void *a, const void *b, void *order)
+{
+	return jfs_eval_order_compare_rows(order, ((const struct hit *)a)->row,
+					   ((const struct hit *)b)->row);
+}
+
+/* One matching record into hs: its job (projected when the view names fields), and
+ * its row when the view is ordered. The record's json is not kept: a million of them
+ * would be gigabytes, their jobs and rows a fraction. */
+static int keep_hit(struct jfs_history *h, const struct view *v, json_object *o,
+		    struct hits *hs, struct jfs_error *e)
+{
+	if (hs->n == hs->cap) {
+		size_t cap = hs->cap ? hs->cap * 2 : 256;
+		struct hit *grown = realloc(hs->v, cap * sizeof(*grown));
+		if (!grown)
+			return jfs_error_set(e, ENOMEM, "out of memory reading the history");
+		hs->v = grown;
+		hs->cap = cap;
+	}
+	struct hit *ht = &hs->v[hs->n];
+	memset(ht, 0, sizeof(*ht));
+	json_object *shown = v->fields ? jfs_eval_fields_project(v->fields, o) : json_object_get(o);
+	struct jfs_error je;
+	jfs_error_clear(&je);
+	if (!shown)
+		return jfs_error_set(e, ENOMEM, "out of memory reading the history");
+	int rc = jfs_job_from_json(shown, &ht->job, &je);
+	json_object_put(shown);
+	if (rc == -ENOMEM)
+		return jfs_error_set(e, ENOMEM, "out of memory reading the history");
+	if (rc != 0) { /* not ours to judge: sqlite3 users may have edited it */
+		jfs_warn("history %s: a record skipped: %s", h->path, je.message);
+		return 0;
+	}
+	if (v->order && !(ht->row = jfs_eval_row_new(o))) {
+		jfs_job_unref(ht->job);
+		return jfs_error_set(e, ENOMEM, "out of memory reading the history");
+	}
+	hs->n++;
+	return 0;
+}
+
+static int scan(struct jfs_history *h, sqlite3 *db, const struct view *v, struct hits *hs,
+		struct jfs_error *e)
 {
 	sqlite3_stmt *st;
-	int rc = prepare_where(h, db, "SELECT record FROM jobs", v, " ORDER BY uuid", &st, e);
+	/* Unordered views answer in uuid order, as the cluster does; an ordered one is
+	 * sorted below, so SQL is free to walk whichever index narrows best. */
+	int rc = prepare_where(h, db, "SELECT record FROM jobs", v, v->order ? "" : " ORDER BY uuid",
+			       &st, e);
 	if (rc != 0)
 		return rc;
 	int s;
@@ -860,26 +995,18 @@ static int scan(struct jfs_history *h, sqlite3 *db, const struct view *v,
 		json_object *o = parse_record((const char *)sqlite3_column_text(st, 0),
 					      sqlite3_column_bytes(st, 0));
 		if (!o)
-			continue; /* not ours to judge: sqlite3 users may have edited it */
+			continue;
 		bool keep = true;
 		for (size_t i = 0; i < v->nfilters && keep; i++)
 			keep = jfs_eval_filter_match(v->filters[i], o);
-		if (!keep) {
-			json_object_put(o);
-			continue;
+		if (keep)
+			rc = keep_hit(h, v, o, hs, e);
+		json_object_put(o);
+		/* Unordered, the answer is in uuid order: the first cap are it. */
+		if (!v->order && v->cap && hs->n >= v->cap) {
+			s = SQLITE_DONE;
+			break;
 		}
-		if (m->n == m->cap) {
-			size_t cap = m->cap ? m->cap * 2 : 256;
-			json_object **grown = realloc(m->recs, cap * sizeof(*grown));
-			if (!grown) {
-				json_object_put(o);
-				rc = jfs_error_set(e, ENOMEM, "out of memory reading the history");
-				break;
-			}
-			m->recs = grown;
-			m->cap = cap;
-		}
-		m->recs[m->n++] = o;
 	}
 	if (rc == 0 && s != SQLITE_DONE)
 		rc = sql_fail(h, db, s, "cannot read", e);
@@ -891,49 +1018,36 @@ static int listing_of(struct jfs_history *h, const struct jfs_query *q,
 		      struct jfs_listing **out, struct jfs_error *e)
 {
 	struct view v;
-	struct matches m = { 0 };
-	struct jfs_job **jobs = NULL;
-	size_t njobs = 0;
+	struct hits hs = { 0 };
 	sqlite3 *db = NULL;
+	uint64_t version = version_now(h); /* before reading: a commit meanwhile moves it */
 	int rc = view_compile(q, &v, e);
 	if (rc == 0)
 		rc = conn_get(h, &db, e);
 	if (rc == 0)
 		rc = bound_by_order(h, db, &v, e);
 	if (rc == 0)
-		rc = scan(h, db, &v, &m, e);
+		rc = scan(h, db, &v, &hs, e);
 	if (db)
 		conn_put(h, db);
-	if (rc == 0 && v.order && m.n > 1)
-		qsort_r(m.recs, m.n, sizeof(*m.recs), cmp_records, v.order);
-	size_t keep = v.cap && v.cap < m.n ? v.cap : m.n;
-	if (rc == 0 && keep > 0 && !(jobs = calloc(keep, sizeof(*jobs))))
+	if (rc == 0 && v.order && hs.n > 1)
+		qsort_r(hs.v, hs.n, sizeof(*hs.v), cmp_hits, v.order);
+	size_t keep = v.cap && v.cap < hs.n ? v.cap : hs.n;
+	struct jfs_job **jobs = keep ? malloc(keep * sizeof(*jobs)) : NULL;
+	if (rc == 0 && keep && !jobs)
 		rc = jfs_error_set(e, ENOMEM, "out of memory reading the history");
-	for (size_t i = 0; rc == 0 && i < keep; i++) {
-		json_object *shown = v.fields ? jfs_eval_fields_project(v.fields, m.recs[i])
-					      : json_object_get(m.recs[i]);
-		struct jfs_error je;
-		jfs_error_clear(&je);
-		if (!shown)
-			rc = jfs_error_set(e, ENOMEM, "out of memory reading the history");
-		else if (jfs_job_from_json(shown, &jobs[njobs], &je) == 0)
-			njobs++;
-		else
-			jfs_warn("history %s: a record skipped: %s", h->path, je.message);
-		json_object_put(shown);
-	}
-	for (size_t i = 0; i < m.n; i++)
-		json_object_put(m.recs[i]);
-	free(m.recs);
 	if (rc == 0) {
+		for (size_t i = 0; i < keep; i++)
+			jobs[i] = hs.v[i].job;
 		int64_t now = (int64_t)time(NULL) * 1000;
-		*out = jfs_listing_new(jobs, njobs, now, now, jfs_mono_ms(), !v.fields);
+		*out = jfs_listing_new(jobs, keep, now, now, jfs_mono_ms(), !v.fields);
 		if (!*out)
 			rc = jfs_error_set(e, ENOMEM, "out of memory reading the history");
+		else
+			(*out)->version = version; /* not shared yet */
 	}
-	for (size_t i = 0; i < njobs; i++)
-		jfs_job_unref(jobs[i]);
 	free(jobs);
+	hits_free(&hs); /* the listing holds its own references */
 	view_free(&v);
 	return rc;
 }
@@ -944,9 +1058,15 @@ int jfs_history_listing(struct jfs_history *h, const struct jfs_query *q,
 	const char *key = q ? jfs_query_string(q) : "";
 	int64_t now = jfs_mono_ms();
 	pthread_mutex_lock(&h->pool_lock);
+	uint64_t version = 0;
 	for (size_t i = 0; i < VIEW_CACHE; i++) {
 		struct cached_view *c = &h->views[i];
-		if (c->key && strcmp(c->key, key) == 0 && c->l->ready_mono_ms + h->ttl_ms > now) {
+		if (!c->key || strcmp(c->key, key) != 0)
+			continue;
+		/* Within ttl, or older but the file has not changed since: the same. */
+		if (c->l->ready_mono_ms + h->ttl_ms > now ||
+		    (c->l->version && c->l->version == (version ? version
+								 : (version = version_locked(h))))) {
 			*out = jfs_listing_ref(c->l);
 			pthread_mutex_unlock(&h->pool_lock);
 			return 0;
@@ -1020,6 +1140,15 @@ static int source_listing(void *self, const struct jfs_query *q, struct jfs_list
 	return jfs_history_listing(self, q, out, e);
 }
 
+static int source_check(void *self, const struct jfs_query *q, struct jfs_error *e)
+{
+	(void)self;
+	struct view v;
+	int rc = view_compile(q, &v, e);
+	view_free(&v);
+	return rc;
+}
+
 static int source_job(void *self, const char *uuid, struct jfs_job **out, struct jfs_error *e)
 {
 	return jfs_history_job(self, uuid, out, e);
@@ -1046,15 +1175,20 @@ static double source_job_life(void *self, const struct jfs_job *job)
 	return jfs_job_is_terminal(job) ? TERMINAL_LIFE : (double)h->ttl_ms / 1000.0;
 }
 
+/* A view's answer stays true for ttl, and then for as long as the file does not change
+ * (a million-job .history is not read again every ttl for nothing). */
 static double source_listing_life(void *self, const struct jfs_listing *l)
 {
 	struct jfs_history *h = self;
 	int64_t left = l->ready_mono_ms + h->ttl_ms - jfs_mono_ms();
-	return left > 0 ? (double)left / 1000.0 : 0.0;
+	if (left > 0)
+		return (double)left / 1000.0;
+	return l->version && l->version == version_now(h) ? (double)h->ttl_ms / 1000.0 : 0.0;
 }
 
 static const struct jfs_source_ops history_source_ops = {
 	.listing = source_listing,
+	.check = source_check,
 	.job = source_job,
 	.now_ms = source_now_ms,
 	.job_expires_ms = source_job_expires_ms,

@@ -41,6 +41,7 @@ struct jfs_recorder {
 	/* The thread's own (no lock). */
 	struct jfs_listing *last;  /* the last whole listing written: its finished jobs
 				    * are recorded, and are not written again */
+	int64_t whole_ms;	   /* seen_ms of the last whole listing written */
 	char cause[640];	   /* why nothing could be recorded, since the failure
 				    * began ("" while all is well): a gap's cause */
 	bool list_failing, write_failing;
@@ -130,7 +131,12 @@ static int write_jobs(struct jfs_recorder *r, struct jfs_job *const *jobs, size_
 	for (size_t i = 0; i < n; i++)
 		if (needs_writing(r, jobs[i]))
 			todo[k++] = jobs[i];
-	if (k == 0 && !whole) {
+	/* Nothing new: a whole listing only moves the cluster's last listing, which
+	 * matters at the scale of expiry; every reader's `ls` need not commit. (After a
+	 * failure it is written: it closes the window, or records the gap.) */
+	int64_t quiet = r->cfg.expiry_ms / 2 < JFS_RECORDER_QUIET_MS ? r->cfg.expiry_ms / 2
+								   : JFS_RECORDER_QUIET_MS;
+	if (k == 0 && (!whole || (!r->cause[0] && seen_ms - r->whole_ms < quiet))) {
 		free(todo);
 		return 0;
 	}
@@ -156,8 +162,10 @@ static int write_jobs(struct jfs_recorder *r, struct jfs_job *const *jobs, size_
 	r->ctr.batches++;
 	r->ctr.jobs_written += k;
 	pthread_mutex_unlock(&r->lock);
-	if (whole)
+	if (whole) {
 		r->cause[0] = '\0';
+		r->whole_ms = seen_ms;
+	}
 	return 0;
 }
 

@@ -28,6 +28,8 @@ struct jfs_listing {
 				   * the same names (a directory's mtime moves only when
 				   * entries come or go) */
 	bool full_records;	  /* fetched with fields=* (false when the view names fields) */
+	uint64_t version;	  /* the history's: the version of the file it was read
+				   * from (it stays true while that does); 0 otherwise */
 	int refs;		  /* atomic */
 };
 

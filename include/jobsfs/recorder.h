@@ -23,6 +23,8 @@ struct jfs_store;
 #define JFS_RECORDER_EVERY_DEFAULT 60		/* seconds */
 #define JFS_RECORDER_PENDING_MAX 200000		/* jobs queued at most */
 #define JFS_RECORDER_PRUNE_EVERY_MS (3600 * 1000) /* retention, hourly */
+#define JFS_RECORDER_QUIET_MS 10000	/* a whole listing that brings nothing new is
+					 * written at most this often */
 
 struct jfs_recorder_config {
 	struct jfs_history *history; /* must outlive the recorder */

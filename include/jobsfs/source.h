@@ -19,6 +19,12 @@ struct jfs_source_ops {
 	 * errno with e filled (-EINVAL for a query that cannot be answered). */
 	int (*listing)(void *self, const struct jfs_query *q, struct jfs_listing **out,
 		       struct jfs_error *e);
+	/* Whether view q can be answered (-EINVAL with e saying why), without answering
+	 * it: a source whose views cost more than a request (the history sorts every
+	 * recorded job for an order_by alone) has the filesystem check a path's middle
+	 * segments this way and answer only the directory that is read. NULL: the
+	 * filesystem asks for the listing (the store: the cluster judges its queries). */
+	int (*check)(void *self, const struct jfs_query *q, struct jfs_error *e);
 	/* The job with this uuid: a reference in *out; -ENOENT when none. */
 	int (*job)(void *self, const char *uuid, struct jfs_job **out, struct jfs_error *e);
 	/* Now, in ms since the epoch, on the clock expiry is judged by. */

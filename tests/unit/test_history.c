@@ -434,6 +434,35 @@ START_TEST(views_equal_the_evaluator)
 }
 END_TEST
 
+START_TEST(views_reused_until_the_file_changes)
+{
+	struct jfs_history *h = filled(); /* ttl 0: only the file's version keeps a view */
+	struct jfs_listing *a, *b, *c;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	ck_assert_int_eq(jfs_history_listing(h, NULL, &a, &e), 0);
+	ck_assert_int_eq(jfs_history_listing(h, NULL, &b, &e), 0);
+	ck_assert_ptr_eq(a, b); /* not read again */
+	struct jfs_source src = jfs_history_source(h);
+	ck_assert(jfs_source_listing_life(&src, a) == 0.0); /* ttl 0 */
+	/* Another connection (the recorder, another process) commits: read again. */
+	struct jfs_history *w = open_history();
+	json_object *r = record_of(NJOBS + 7, "running", 0);
+	struct jfs_job *job = job_of(r);
+	record(w, &job, 1, 1764990001000, false);
+	jfs_job_unref(job);
+	json_object_put(r);
+	jfs_history_close(w);
+	ck_assert_int_eq(jfs_history_listing(h, NULL, &c, &e), 0);
+	ck_assert_ptr_ne(c, a);
+	ck_assert_uint_eq(c->n, a->n + 1);
+	jfs_listing_unref(a);
+	jfs_listing_unref(b);
+	jfs_listing_unref(c);
+	unfill(h);
+}
+END_TEST
+
 START_TEST(fields_views_project)
 {
 	struct jfs_history *h = filled();
@@ -640,6 +669,7 @@ static Suite *history_suite(void)
 	tcase_add_test(tc, shows_the_bytes_the_live_tree_showed);
 	tcase_add_test(tc, finished_once_active_follows);
 	tcase_add_test(tc, views_equal_the_evaluator);
+	tcase_add_test(tc, views_reused_until_the_file_changes);
 	tcase_add_test(tc, fields_views_project);
 	tcase_add_test(tc, bad_query_is_einval_with_the_reason);
 	tcase_add_test(tc, gaps_when_unlisted_longer_than_expiry);
