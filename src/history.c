@@ -1,26 +1,19 @@
-/* The history in SQLite (see jobsfs/history.h).
- *
- * Durability: WAL with synchronous=FULL, so a transaction that returned is on disk
- * and survives kill -9 and power loss alike; one transaction per listing keeps that
- * to one fsync a minute. Connections: the recorder writes on one of its own; readers
- * take one from a small pool, so a long scan never waits for a write (WAL) and never
- * holds up another reader. */
+/* The history (see jobsfs/history.h): what is the same whatever database holds it
+ * (history_db.h): records into columns, views evaluated by the one evaluator over the
+ * rows the database narrowed, the caches, gaps as text, the history as a source. */
 #include "jobsfs/history.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "history_db.h"
 #include "jobsfs/clock.h"
 #include "jobsfs/error.h"
 #include "jobsfs/eval.h"
@@ -30,36 +23,6 @@
 #include "jobsfs/log.h"
 #include "jobsfs/query.h"
 
-/* The schema, as the README shows it. Times are text in UTC (ISO 8601, +00:00), so
- * they sort as they compare; `record` is the record as the cluster sent it. */
-static const char schema_sql[] =
-	"CREATE TABLE jobs ("
-	" cluster TEXT NOT NULL,"
-	" uuid TEXT NOT NULL,"
-	" description TEXT,"
-	" state TEXT COLLATE NOCASE,"
-	" message TEXT,"
-	" code INTEGER,"
-	" start_time TEXT,"
-	" end_time TEXT,"
-	" svm_name TEXT,"
-	" record TEXT NOT NULL,"
-	" first_seen TEXT NOT NULL,"
-	" last_seen TEXT NOT NULL,"
-	" PRIMARY KEY (cluster, uuid));"
-	"CREATE INDEX jobs_end_time ON jobs (cluster, end_time);"
-	"CREATE INDEX jobs_state ON jobs (cluster, state, end_time);"
-	"CREATE TABLE listings ("
-	" cluster TEXT PRIMARY KEY,"
-	" last_listed INTEGER NOT NULL);" /* ms since the epoch, cluster time */
-	"CREATE TABLE gaps ("
-	" cluster TEXT NOT NULL,"
-	" from_time TEXT NOT NULL,"
-	" to_time TEXT NOT NULL,"
-	" cause TEXT NOT NULL);"
-	"CREATE INDEX gaps_cluster ON gaps (cluster, from_time);";
-
-#define POOL_MAX 4	  /* idle read connections kept */
 #define VIEW_CACHE 8	  /* views whose answers are reused within ttl */
 #define JSON_DEPTH 256	  /* records were accepted by the client's own limit */
 #define TERMINAL_LIFE 3600.0 /* seconds the kernel keeps a recorded finished job */
@@ -72,114 +35,25 @@ struct cached_view {
 };
 
 struct jfs_history {
+	const struct jfs_hdb_ops *ops; /* the database holding it */
+	void *db;
 	char *path;
-	char *cluster;
 	int64_t ttl_ms;
 
-	pthread_mutex_t write_lock; /* guards wdb (the recorder's connection) */
-	sqlite3 *wdb;
-
-	pthread_mutex_t cache_lock;	    /* guards jobs */
+	pthread_mutex_t cache_lock; /* guards jobs, views and next_view */
 	struct cached_job {
-		struct jfs_job *job;	    /* a reference; NULL: empty */
-		int64_t mono_ms;	    /* when it was read */
+		struct jfs_job *job;	/* a reference; NULL: empty */
+		int64_t mono_ms;	/* when it was read */
 	} jobs[JOB_CACHE];
-
-	pthread_mutex_t pool_lock; /* guards pool, npool, views, next_view, vdb */
-	sqlite3 *vdb;		   /* asked only for PRAGMA data_version: it moves when
-				    * any other connection (the recorder's, another
-				    * process's) commits, and is comparable only on the
-				    * one connection */
-	sqlite3 *pool[POOL_MAX];   /* idle read connections */
-	size_t npool;
 	struct cached_view views[VIEW_CACHE];
 	size_t next_view;	   /* the slot a new view takes (round robin) */
 };
 
-/* ---- errors ----------------------------------------------------------------------- */
-
-static int sql_errno(int rc)
+const char *jfs_history_time_text(int64_t epoch, char buf[JFS_HISTORY_TIME_BUF])
 {
-	switch (rc & 0xff) {
-	case SQLITE_FULL:
-		return ENOSPC;
-	case SQLITE_NOMEM:
-		return ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return EBUSY;
-	case SQLITE_READONLY:
-		return EROFS;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return EACCES;
-	default:
-		return EIO;
-	}
-}
-
-/* Fill e from db's last error: "PATH: what: SQLite's message". */
-static int sql_fail(struct jfs_history *h, sqlite3 *db, int rc, const char *what,
-		    struct jfs_error *e)
-{
-	int err = sql_errno(rc);
-	if ((rc & 0xff) == SQLITE_CANTOPEN && db && sqlite3_system_errno(db))
-		err = sqlite3_system_errno(db);
-	return jfs_error_set(e, err, "history %s: %s: %s", h->path, what,
-			     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-}
-
-/* ---- connections ------------------------------------------------------------------ */
-
-static int exec(struct jfs_history *h, sqlite3 *db, const char *sql, const char *what,
-		struct jfs_error *e)
-{
-	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : sql_fail(h, db, rc, what, e);
-}
-
-static int conn_open(struct jfs_history *h, bool reader, sqlite3 **out, struct jfs_error *e)
-{
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(h->path, &db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-					 SQLITE_OPEN_EXRESCODE,
-				 NULL);
-	if (rc != SQLITE_OK) {
-		sql_fail(h, db, rc, "cannot open", e);
-		sqlite3_close(db);
-		return -e->err;
-	}
-	sqlite3_busy_timeout(db, JFS_HISTORY_BUSY_MS);
-	if (reader)
-		rc = exec(h, db, "PRAGMA query_only = 1", "cannot read", e);
-	else
-		rc = exec(h, db, "PRAGMA synchronous = FULL", "cannot set up", e);
-	if (rc != 0) {
-		sqlite3_close(db);
-		return rc;
-	}
-	*out = db;
-	return 0;
-}
-
-static int conn_get(struct jfs_history *h, sqlite3 **db, struct jfs_error *e)
-{
-	pthread_mutex_lock(&h->pool_lock);
-	*db = h->npool > 0 ? h->pool[--h->npool] : NULL;
-	pthread_mutex_unlock(&h->pool_lock);
-	return *db ? 0 : conn_open(h, true, db, e);
-}
-
-static void conn_put(struct jfs_history *h, sqlite3 *db)
-{
-	pthread_mutex_lock(&h->pool_lock);
-	if (h->npool < POOL_MAX) {
-		h->pool[h->npool++] = db;
-		db = NULL;
-	}
-	pthread_mutex_unlock(&h->pool_lock);
-	sqlite3_close(db); /* NULL is fine */
+	if (epoch == 0 || jfs_isotime_format(epoch, 0, buf, JFS_HISTORY_TIME_BUF) < 0)
+		return NULL;
+	return buf;
 }
 
 /* ---- naming ----------------------------------------------------------------------- */
@@ -244,124 +118,18 @@ int jfs_history_default_path(const char *key, char *buf, size_t len)
 
 /* ---- opening ---------------------------------------------------------------------- */
 
-/* mkdir -p of path's folder, each new folder 0700. */
-static int make_dirs(const char *path, struct jfs_error *e)
-{
-	char dir[PATH_MAX];
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return jfs_error_set(e, ENAMETOOLONG, "history %s: path too long", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char keep = *p;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return jfs_error_set(e, errno, "history %s: cannot create folder %s: %s",
-					     path, dir, strerror(errno));
-		if (!keep)
-			break;
-		*p = keep;
-	}
-	return 0;
-}
-
-/* Create the file 0600 when absent: messages can name customers' volumes, and SQLite
- * would make it 0644 (its -wal and -shm files take the file's mode). */
-static int create_file(const char *path, struct jfs_error *e)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return jfs_error_set(e, errno, "history %s: cannot open or create: %s", path,
-				     strerror(errno));
-	close(fd);
-	return 0;
-}
-
-static int user_version(struct jfs_history *h, sqlite3 *db, int *version, int *objects,
-			struct jfs_error *e)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db,
-				    "SELECT (SELECT user_version FROM pragma_user_version),"
-				    " (SELECT count(*) FROM sqlite_master)",
-				    -1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*version = sqlite3_column_int(st, 0);
-		*objects = sqlite3_column_int(st, 1);
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_OK ? 0 : sql_fail(h, db, rc, "not a usable SQLite file", e);
-}
-
-/* Bring the file to the current schema, or refuse it. */
-static int schema_ready(struct jfs_history *h, struct jfs_error *e)
-{
-	int version, objects;
-	int rc = user_version(h, h->wdb, &version, &objects, e);
-	if (rc != 0)
-		return rc;
-	if (version == JFS_HISTORY_SCHEMA_VERSION)
-		return 0;
-	if (version > JFS_HISTORY_SCHEMA_VERSION)
-		return jfs_error_set(e, EPROTO,
-				     "history %s: schema version %d is newer than this jobsfs "
-				     "knows (%d): use a newer jobsfs, or another file",
-				     h->path, version, JFS_HISTORY_SCHEMA_VERSION);
-	rc = exec(h, h->wdb, "BEGIN IMMEDIATE", "cannot create the schema", e);
-	if (rc != 0)
-		return rc;
-	/* Again inside the transaction: another process may have created it. */
-	rc = user_version(h, h->wdb, &version, &objects, e);
-	if (rc == 0 && version == 0 && objects > 0)
-		rc = jfs_error_set(e, EPROTO,
-				   "history %s: an SQLite file that is not a jobsfs history "
-				   "(it has tables of its own)",
-				   h->path);
-	if (rc == 0 && version == 0) {
-		char sql[sizeof(schema_sql) + 64];
-		snprintf(sql, sizeof(sql), "%sPRAGMA user_version = %d;", schema_sql,
-			 JFS_HISTORY_SCHEMA_VERSION);
-		rc = exec(h, h->wdb, sql, "cannot create the schema", e);
-	}
-	if (rc == 0)
-		return exec(h, h->wdb, "COMMIT", "cannot create the schema", e);
-	sqlite3_exec(h->wdb, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
-
 int jfs_history_open(const struct jfs_history_config *cfg, struct jfs_history **out,
 		     struct jfs_error *e)
 {
 	struct jfs_history *h = calloc(1, sizeof(*h));
 	if (!h)
 		return jfs_error_set(e, ENOMEM, "out of memory opening the history");
+	h->ops = &jfs_hdb_sqlite;
 	h->path = strdup(cfg->path);
-	h->cluster = strdup(cfg->cluster);
 	h->ttl_ms = (int64_t)(cfg->ttl * 1000.0);
-	pthread_mutex_init(&h->write_lock, NULL);
-	pthread_mutex_init(&h->pool_lock, NULL);
 	pthread_mutex_init(&h->cache_lock, NULL);
-	int rc = 0;
-	if (!h->path || !h->cluster)
-		rc = jfs_error_set(e, ENOMEM, "out of memory opening the history");
-	if (rc == 0 && cfg->make_dirs)
-		rc = make_dirs(h->path, e);
-	if (rc == 0)
-		rc = create_file(h->path, e);
-	if (rc == 0)
-		rc = conn_open(h, false, &h->wdb, e);
-	/* WAL: readers and one writer at once, across processes too. */
-	if (rc == 0)
-		rc = exec(h, h->wdb, "PRAGMA journal_mode = WAL", "not a usable SQLite file", e);
-	if (rc == 0)
-		rc = schema_ready(h, e);
-	if (rc == 0)
-		rc = conn_open(h, true, &h->vdb, e);
+	int rc = h->path ? h->ops->open(cfg, &h->db, e)
+			 : jfs_error_set(e, ENOMEM, "out of memory opening the history");
 	if (rc != 0) {
 		jfs_history_close(h);
 		return rc;
@@ -374,21 +142,16 @@ void jfs_history_close(struct jfs_history *h)
 {
 	if (!h)
 		return;
-	for (size_t i = 0; i < h->npool; i++)
-		sqlite3_close(h->pool[i]);
+	if (h->db)
+		h->ops->close(h->db);
 	for (size_t i = 0; i < VIEW_CACHE; i++) {
 		free(h->views[i].key);
 		jfs_listing_unref(h->views[i].l);
 	}
 	for (size_t i = 0; i < JOB_CACHE; i++)
 		jfs_job_unref(h->jobs[i].job);
-	sqlite3_close(h->vdb);
-	sqlite3_close(h->wdb);
-	pthread_mutex_destroy(&h->write_lock);
-	pthread_mutex_destroy(&h->pool_lock);
 	pthread_mutex_destroy(&h->cache_lock);
 	free(h->path);
-	free(h->cluster);
 	free(h);
 }
 
@@ -399,24 +162,6 @@ const char *jfs_history_path(const struct jfs_history *h)
 
 /* ---- writing ---------------------------------------------------------------------- */
 
-#define TIME_BUF 40
-
-/* An epoch in the schema's form (UTC ISO 8601); NULL for 0 (absent). */
-static const char *time_text(int64_t epoch, char buf[TIME_BUF])
-{
-	if (epoch == 0 || jfs_isotime_format(epoch, 0, buf, TIME_BUF) < 0)
-		return NULL;
-	return buf;
-}
-
-static void bind_text(sqlite3_stmt *st, int col, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, col, s, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, col);
-}
-
 static const char *string_member(json_object *o, const char *name)
 {
 	json_object *v;
@@ -425,224 +170,14 @@ static const char *string_member(json_object *o, const char *name)
 	return json_object_get_string(v);
 }
 
-static const char upsert_sql[] =
-	"INSERT INTO jobs (cluster, uuid, description, state, message, code, start_time,"
-	" end_time, svm_name, record, first_seen, last_seen)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
-	" ON CONFLICT (cluster, uuid) DO UPDATE SET description = excluded.description,"
-	" state = excluded.state, message = excluded.message, code = excluded.code,"
-	" start_time = excluded.start_time, end_time = excluded.end_time,"
-	" svm_name = excluded.svm_name, record = excluded.record,"
-	" last_seen = excluded.last_seen"
-	/* A finished job is written once: what the cluster keeps never changes. */
-	" WHERE jobs.state NOT IN ('success', 'failure')";
-
-/* Bind job's columns to the upsert. The record is job.json made compact again:
- * parsed back, it prints as job.json did (json-c keeps member order and numbers'
- * text), so the history shows the very bytes the live tree showed. */
-static int bind_job(struct jfs_history *h, sqlite3_stmt *st, const struct jfs_job *job,
-		    const char *seen, struct jfs_error *e)
-{
-	const struct jfs_node *rec = jfs_node_child(&job->root, "job.json");
-	if (!rec || rec->is_dir)
-		return jfs_error_set(e, EINVAL, "job %s has no record", job->uuid);
-	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	if (!tok)
-		return jfs_error_set(e, ENOMEM, "out of memory recording job %s", job->uuid);
-	json_object *o = json_tokener_parse_ex(tok, rec->data, (int)rec->size);
-	json_tokener_free(tok);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return jfs_error_set(e, EINVAL, "job %s: its record does not parse", job->uuid);
-	}
-	char start[TIME_BUF], end[TIME_BUF];
-	json_object *code = NULL, *svm = NULL;
-	sqlite3_bind_text(st, 1, h->cluster, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, job->uuid, -1, SQLITE_STATIC);
-	bind_text(st, 3, string_member(o, "description"));
-	bind_text(st, 4, string_member(o, "state"));
-	bind_text(st, 5, string_member(o, "message"));
-	if (json_object_object_get_ex(o, "code", &code) && json_object_is_type(code, json_type_int))
-		sqlite3_bind_int64(st, 6, json_object_get_int64(code));
-	else
-		sqlite3_bind_null(st, 6);
-	bind_text(st, 7, time_text(job->start_time, start));
-	bind_text(st, 8, time_text(job->end_time, end));
-	bind_text(st, 9, json_object_object_get_ex(o, "svm", &svm) ? string_member(svm, "name")
-								    : NULL);
-	sqlite3_bind_text(st, 10,
-			  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								    JSON_C_TO_STRING_NOSLASHESCAPE),
-			  -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 11, seen, -1, SQLITE_STATIC);
-	json_object_put(o);
-	return 0;
-}
-
-static int64_t last_listed_locked(sqlite3 *db, const char *cluster)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t at = 0;
-	if (sqlite3_prepare_v2(db, "SELECT last_listed FROM listings WHERE cluster = ?1", -1,
-			       &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, cluster, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			at = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	return at;
-}
-
-static int add_gap_locked(struct jfs_history *h, int64_t from_ms, int64_t to_ms,
-			  const char *cause, struct jfs_error *e)
-{
-	char from[TIME_BUF], to[TIME_BUF];
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(h->wdb,
-				    "INSERT INTO gaps (cluster, from_time, to_time, cause)"
-				    " VALUES (?1, ?2, ?3, ?4)",
-				    -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, h->cluster, -1, SQLITE_STATIC);
-		bind_text(st, 2, time_text(from_ms / 1000, from));
-		bind_text(st, 3, time_text(to_ms / 1000, to));
-		sqlite3_bind_text(st, 4, cause, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_fail(h, h->wdb, rc, "cannot record a gap", e);
-}
-
-static int record_locked(struct jfs_history *h, struct jfs_job *const *jobs, size_t n,
-			 int64_t seen_ms, bool listed, int64_t expiry_ms, const char *cause,
-			 struct jfs_error *e)
-{
-	char seen[TIME_BUF];
-	time_text(seen_ms / 1000, seen);
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(h->wdb, upsert_sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_fail(h, h->wdb, rc, "cannot record", e);
-	int err = 0;
-	for (size_t i = 0; i < n && err == 0; i++) {
-		err = bind_job(h, st, jobs[i], seen, e);
-		if (err == -EINVAL) { /* one odd record never stops the rest */
-			jfs_warn("%s", e->message);
-			err = 0;
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
-			continue;
-		}
-		if (err == 0 && (rc = sqlite3_step(st)) != SQLITE_DONE)
-			err = sql_fail(h, h->wdb, rc, "cannot record", e);
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-	sqlite3_finalize(st);
-	if (err != 0 || !listed)
-		return err;
-
-	int64_t before = last_listed_locked(h->wdb, h->cluster);
-	if (before > 0 && seen_ms - before > expiry_ms) {
-		err = add_gap_locked(h, before, seen_ms,
-				     cause ? cause : "not recorded (no jobsfs was recording "
-						     "this cluster)",
-				     e);
-		if (err != 0)
-			return err;
-	}
-	rc = sqlite3_prepare_v2(h->wdb,
-				"INSERT INTO listings (cluster, last_listed) VALUES (?1, ?2)"
-				" ON CONFLICT (cluster) DO UPDATE SET last_listed ="
-				" max(last_listed, excluded.last_listed)",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, h->cluster, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, seen_ms);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_fail(h, h->wdb, rc, "cannot record", e);
-}
-
-int jfs_history_record(struct jfs_history *h, struct jfs_job *const *jobs, size_t n,
-		       int64_t seen_ms, bool listed, int64_t expiry_ms, const char *cause,
-		       struct jfs_error *e)
-{
-	pthread_mutex_lock(&h->write_lock);
-	int rc = exec(h, h->wdb, "BEGIN IMMEDIATE", "cannot record", e);
-	if (rc == 0)
-		rc = record_locked(h, jobs, n, seen_ms, listed, expiry_ms, cause, e);
-	if (rc == 0)
-		rc = exec(h, h->wdb, "COMMIT", "cannot record", e);
-	if (rc != 0 && !sqlite3_get_autocommit(h->wdb))
-		sqlite3_exec(h->wdb, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&h->write_lock);
-	return rc;
-}
-
-int64_t jfs_history_last_listed(struct jfs_history *h)
-{
-	pthread_mutex_lock(&h->write_lock);
-	int64_t at = last_listed_locked(h->wdb, h->cluster);
-	pthread_mutex_unlock(&h->write_lock);
-	return at;
-}
-
-int jfs_history_add_gap(struct jfs_history *h, int64_t from_ms, int64_t to_ms,
-			const char *cause, struct jfs_error *e)
-{
-	pthread_mutex_lock(&h->write_lock);
-	int rc = add_gap_locked(h, from_ms, to_ms, cause, e);
-	pthread_mutex_unlock(&h->write_lock);
-	return rc;
-}
-
-int jfs_history_prune(struct jfs_history *h, int64_t before_ms, long *dropped,
-		      struct jfs_error *e)
-{
-	char before[TIME_BUF];
-	time_text(before_ms / 1000, before);
-	pthread_mutex_lock(&h->write_lock);
-	int rc = exec(h, h->wdb, "BEGIN IMMEDIATE", "cannot prune", e);
-	long n = 0;
-	static const char *const sql[] = {
-		"DELETE FROM jobs WHERE cluster = ?1 AND end_time < ?2"
-		" AND state IN ('success', 'failure')",
-		"DELETE FROM gaps WHERE cluster = ?1 AND to_time < ?2",
-	};
-	for (size_t i = 0; i < 2 && rc == 0; i++) {
-		sqlite3_stmt *st = NULL;
-		int s = sqlite3_prepare_v2(h->wdb, sql[i], -1, &st, NULL);
-		if (s == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, h->cluster, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, before, -1, SQLITE_STATIC);
-			s = sqlite3_step(st);
-		}
-		sqlite3_finalize(st);
-		if (s != SQLITE_DONE)
-			rc = sql_fail(h, h->wdb, s, "cannot prune", e);
-		else if (i == 0)
-			n = sqlite3_changes(h->wdb);
-	}
-	if (rc == 0)
-		rc = exec(h, h->wdb, "COMMIT", "cannot prune", e);
-	if (rc != 0 && !sqlite3_get_autocommit(h->wdb))
-		sqlite3_exec(h->wdb, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&h->write_lock);
-	if (dropped)
-		*dropped = rc == 0 ? n : 0;
-	return rc;
-}
-
-/* ---- reading: one job ------------------------------------------------------------- */
-
-static json_object *parse_record(const char *text, int len)
+static json_object *parse_record(const char *text, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	if (!tok)
+	if (!tok || len > INT32_MAX) {
+		json_tokener_free(tok);
 		return NULL;
-	json_object *o = json_tokener_parse_ex(tok, text, len);
+	}
+	json_object *o = json_tokener_parse_ex(tok, text, (int)len);
 	json_tokener_free(tok);
 	if (o && !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
@@ -650,6 +185,93 @@ static json_object *parse_record(const char *text, int len)
 	}
 	return o;
 }
+
+/* A job's columns. The record is job.json made compact again: parsed back, it prints
+ * as job.json did (json-c keeps member order and numbers' text), so the history shows
+ * the very bytes the live tree showed. r's strings live in *o and the buffers. */
+static int row_of(const struct jfs_job *job, struct jfs_hrow *r, json_object **o,
+		  char start[JFS_HISTORY_TIME_BUF], char end[JFS_HISTORY_TIME_BUF],
+		  struct jfs_error *e)
+{
+	const struct jfs_node *rec = jfs_node_child(&job->root, "job.json");
+	if (!rec || rec->is_dir)
+		return jfs_error_set(e, EINVAL, "job %s has no record", job->uuid);
+	if (!(*o = parse_record(rec->data, rec->size)))
+		return jfs_error_set(e, EINVAL, "job %s: its record does not parse", job->uuid);
+	json_object *code = NULL, *svm = NULL;
+	memset(r, 0, sizeof(*r));
+	r->uuid = job->uuid;
+	r->description = string_member(*o, "description");
+	r->state = string_member(*o, "state");
+	r->message = string_member(*o, "message");
+	if (json_object_object_get_ex(*o, "code", &code) &&
+	    json_object_is_type(code, json_type_int)) {
+		r->has_code = true;
+		r->code = json_object_get_int64(code);
+	}
+	r->start_time = jfs_history_time_text(job->start_time, start);
+	r->end_time = jfs_history_time_text(job->end_time, end);
+	r->svm_name = json_object_object_get_ex(*o, "svm", &svm) ? string_member(svm, "name")
+								 : NULL;
+	r->record = json_object_to_json_string_ext(*o, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE);
+	return 0;
+}
+
+int jfs_history_record(struct jfs_history *h, struct jfs_job *const *jobs, size_t n,
+		       int64_t seen_ms, bool listed, int64_t expiry_ms, const char *cause,
+		       struct jfs_error *e)
+{
+	struct jfs_hrow *rows = n ? calloc(n, sizeof(*rows)) : NULL;
+	json_object **objs = n ? calloc(n, sizeof(*objs)) : NULL;
+	char (*times)[2][JFS_HISTORY_TIME_BUF] = n ? calloc(n, sizeof(*times)) : NULL;
+	int rc = 0;
+	size_t k = 0;
+	if (n && (!rows || !objs || !times))
+		rc = jfs_error_set(e, ENOMEM, "out of memory recording jobs");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct jfs_error re;
+		jfs_error_clear(&re);
+		int r = row_of(jobs[i], &rows[k], &objs[k], times[k][0], times[k][1], &re);
+		if (r == 0)
+			k++;
+		else /* one odd record never stops the rest */
+			jfs_warn("history %s: %s", h->path, re.message);
+	}
+	if (rc == 0)
+		rc = h->ops->record(h->db, rows, k, seen_ms, listed, expiry_ms, cause, e);
+	for (size_t i = 0; objs && i < k; i++)
+		json_object_put(objs[i]);
+	free(rows);
+	free(objs);
+	free(times);
+	return rc;
+}
+
+int64_t jfs_history_last_listed(struct jfs_history *h)
+{
+	return h->ops->last_listed(h->db);
+}
+
+int jfs_history_add_gap(struct jfs_history *h, int64_t from_ms, int64_t to_ms,
+			const char *cause, struct jfs_error *e)
+{
+	return h->ops->add_gap(h->db, from_ms, to_ms, cause, e);
+}
+
+int jfs_history_prune(struct jfs_history *h, int64_t before_ms, long *dropped,
+		      struct jfs_error *e)
+{
+	char before[JFS_HISTORY_TIME_BUF];
+	long n = 0;
+	jfs_history_time_text(before_ms / 1000, before);
+	int rc = h->ops->prune(h->db, before, &n, e);
+	if (dropped)
+		*dropped = n;
+	return rc;
+}
+
+/* ---- reading: one job ------------------------------------------------------------- */
 
 static size_t job_slot(const char *uuid)
 {
@@ -691,59 +313,23 @@ int jfs_history_job(struct jfs_history *h, const char *uuid, struct jfs_job **ou
 {
 	if ((*out = cached_job(h, uuid)))
 		return 0;
-	sqlite3 *db;
-	int rc = conn_get(h, &db, e);
+	char *text = NULL;
+	size_t len = 0;
+	int rc = h->ops->record_of(h->db, uuid, &text, &len, e);
 	if (rc != 0)
 		return rc;
-	sqlite3_stmt *st = NULL;
-	int s = sqlite3_prepare_v2(db, "SELECT record FROM jobs WHERE cluster = ?1 AND uuid = ?2",
-				   -1, &st, NULL);
-	if (s == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, h->cluster, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC);
-		s = sqlite3_step(st);
-	}
-	if (s == SQLITE_ROW) {
-		json_object *o = parse_record((const char *)sqlite3_column_text(st, 0),
-					      sqlite3_column_bytes(st, 0));
-		rc = o ? jfs_job_from_json(o, out, e)
-		       : jfs_error_set(e, EIO, "history %s: job %s: its record does not parse",
-				       h->path, uuid);
-		json_object_put(o);
-		if (rc == 0)
-			cache_job(h, *out);
-	} else if (s == SQLITE_DONE) {
-		rc = jfs_error_set(e, ENOENT, "no job %s in the history", uuid);
-	} else {
-		rc = sql_fail(h, db, s, "cannot read", e);
-	}
-	sqlite3_finalize(st);
-	conn_put(h, db);
+	json_object *o = parse_record(text, len);
+	free(text);
+	rc = o ? jfs_job_from_json(o, out, e)
+	       : jfs_error_set(e, EIO, "history %s: job %s: its record does not parse", h->path,
+			       uuid);
+	json_object_put(o);
+	if (rc == 0)
+		cache_job(h, *out);
 	return rc;
 }
 
 /* ---- reading: views --------------------------------------------------------------- */
-
-/* The file's version: any commit since moves it. 1 + data_version, so 0 stays "none";
- * 0 when it cannot be read (then nothing is taken as unchanged). */
-static uint64_t version_locked(struct jfs_history *h)
-{
-	sqlite3_stmt *st = NULL;
-	uint64_t v = 0;
-	if (sqlite3_prepare_v2(h->vdb, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		v = 1 + (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static uint64_t version_now(struct jfs_history *h)
-{
-	pthread_mutex_lock(&h->pool_lock);
-	uint64_t v = version_locked(h);
-	pthread_mutex_unlock(&h->pool_lock);
-	return v;
-}
 
 /* A view compiled: the evaluator's filters, order and fields, and what SQL can do of
  * it (a WHERE clause that keeps every row the filters keep). */
@@ -754,9 +340,7 @@ struct view {
 	struct jfs_eval_fields *fields; /* NULL: whole records */
 	unsigned long cap;		/* max_records, 0: none */
 	int order_end_time;		/* order_by is end_time alone: 1 asc, -1 desc, 0 no */
-	char where[512];		/* " AND ..." with ?N for binds[N - 2] */
-	char *binds[8];
-	int nbinds;
+	struct jfs_hnarrow nw;		/* what the database narrows (values malloc'd) */
 };
 
 static void view_free(struct view *v)
@@ -766,8 +350,8 @@ static void view_free(struct view *v)
 	free(v->filters);
 	jfs_eval_order_free(v->order);
 	jfs_eval_fields_free(v->fields);
-	for (int i = 0; i < v->nbinds; i++)
-		free(v->binds[i]);
+	for (int i = 0; i < v->nw.n; i++)
+		free((char *)v->nw.c[i].value);
 }
 
 static int eval_fail(const struct jfs_eval_error *err, struct jfs_error *e)
@@ -778,35 +362,30 @@ static int eval_fail(const struct jfs_eval_error *err, struct jfs_error *e)
 	return rc;
 }
 
-/* Add " AND column op ?N" binding text. */
+/* Narrow by "column op text" (a copy of text is kept). */
 static void where_add(struct view *v, const char *column, const char *op, const char *text)
 {
-	if (v->nbinds >= (int)(sizeof(v->binds) / sizeof(v->binds[0])))
-		return; /* SQL narrows less; the evaluator still decides */
+	if (v->nw.n >= JFS_HNARROW_MAX)
+		return; /* the database narrows less; the evaluator still decides */
 	char *copy = strdup(text);
 	if (!copy)
 		return;
-	size_t len = strlen(v->where);
-	int n = snprintf(v->where + len, sizeof(v->where) - len, " AND %s %s ?%d", column, op,
-			 v->nbinds + 2);
-	if (n < 0 || (size_t)n >= sizeof(v->where) - len) {
-		v->where[len] = '\0';
-		free(copy);
-		return;
-	}
-	v->binds[v->nbinds++] = copy;
+	v->nw.c[v->nw.n].column = column;
+	v->nw.c[v->nw.n].op = op;
+	v->nw.c[v->nw.n].value = copy;
+	v->nw.n++;
 }
 
 /* A time as the schema writes it, from a query's value; false when it is not one. */
-static bool time_value(const char *s, size_t len, char buf[TIME_BUF])
+static bool time_value(const char *s, size_t len, char buf[JFS_HISTORY_TIME_BUF])
 {
-	char tmp[TIME_BUF];
+	char tmp[JFS_HISTORY_TIME_BUF];
 	int64_t epoch;
 	if (len == 0 || len >= sizeof(tmp))
 		return false;
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
-	return jfs_isotime_parse(tmp, &epoch) == 0 && time_text(epoch, buf) != NULL;
+	return jfs_isotime_parse(tmp, &epoch) == 0 && jfs_history_time_text(epoch, buf) != NULL;
 }
 
 /* What SQL can narrow for field=query: a plain state, or an end_time range. Only
@@ -825,7 +404,7 @@ static void push_down(struct view *v, const char *field, const char *query)
 	}
 	if (strcmp(field, "end_time") != 0)
 		return;
-	char t[TIME_BUF], u[TIME_BUF];
+	char t[JFS_HISTORY_TIME_BUF], u[JFS_HISTORY_TIME_BUF];
 	const char *dots = strstr(query, "..");
 	/* end_time is whole seconds in the column: a bound on seconds keeps every row
 	 * whose instant is within it (">" widened to ">="). */
@@ -874,47 +453,6 @@ static int view_compile(const struct jfs_query *q, struct view *v, struct jfs_er
 		}
 	}
 	return 0;
-}
-
-static int prepare_where(struct jfs_history *h, sqlite3 *db, const char *head,
-			 const struct view *v, const char *tail, sqlite3_stmt **st,
-			 struct jfs_error *e)
-{
-	char sql[1024];
-	snprintf(sql, sizeof(sql), "%s WHERE cluster = ?1%s%s", head, v->where, tail);
-	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_fail(h, db, rc, "cannot read", e);
-	sqlite3_bind_text(*st, 1, h->cluster, -1, SQLITE_STATIC);
-	for (int i = 0; i < v->nbinds; i++)
-		sqlite3_bind_text(*st, i + 2, v->binds[i], -1, SQLITE_STATIC);
-	return 0;
-}
-
-/* order_by=end_time with max_records N: the N-th end_time in that order bounds the
- * rows worth reading (an index walk of N entries), so the last twenty of a million
- * jobs read twenty-odd records. Ties at the bound are all kept; the evaluator sorts
- * and cuts. Rows without end_time sort last, so with N rows having one they are out. */
-static int bound_by_order(struct jfs_history *h, sqlite3 *db, struct view *v,
-			  struct jfs_error *e)
-{
-	if (!v->order_end_time || v->cap == 0)
-		return 0;
-	char tail[160];
-	snprintf(tail, sizeof(tail), " AND end_time IS NOT NULL ORDER BY end_time %s LIMIT 1 OFFSET %lu",
-		 v->order_end_time > 0 ? "ASC" : "DESC", v->cap - 1);
-	sqlite3_stmt *st;
-	int rc = prepare_where(h, db, "SELECT end_time FROM jobs", v, tail, &st, e);
-	if (rc != 0)
-		return rc;
-	int s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
-		where_add(v, "end_time", v->order_end_time > 0 ? "<=" : ">=",
-			  (const char *)sqlite3_column_text(st, 0));
-	else if (s != SQLITE_DONE)
-		rc = sql_fail(h, db, s, "cannot read", e);
-	sqlite3_finalize(st);
-	return rc;
 }
 
 /* A job of a view's answer, with its row of typed values when the view is ordered. */
@@ -980,37 +518,43 @@ static int keep_hit(struct jfs_history *h, const struct view *v, json_object *o,
 	return 0;
 }
 
-static int scan(struct jfs_history *h, sqlite3 *db, const struct view *v, struct hits *hs,
-		struct jfs_error *e)
+/* order_by=end_time with max_records N: the N-th end_time in that order bounds the
+ * rows worth reading (an index walk of N entries), so the last twenty of a million
+ * jobs read twenty-odd records. Ties at the bound are all kept; the evaluator sorts
+ * and cuts. Rows without end_time sort last, so with N rows having one they are out. */
+static int bound_by_order(struct jfs_history *h, struct view *v, struct jfs_error *e)
 {
-	sqlite3_stmt *st;
-	/* Unordered views answer in uuid order, as the cluster does; an ordered one is
-	 * sorted below, so SQL is free to walk whichever index narrows best. */
-	int rc = prepare_where(h, db, "SELECT record FROM jobs", v, v->order ? "" : " ORDER BY uuid",
-			       &st, e);
-	if (rc != 0)
-		return rc;
-	int s;
-	while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
-		json_object *o = parse_record((const char *)sqlite3_column_text(st, 0),
-					      sqlite3_column_bytes(st, 0));
-		if (!o)
-			continue;
-		bool keep = true;
-		for (size_t i = 0; i < v->nfilters && keep; i++)
-			keep = jfs_eval_filter_match(v->filters[i], o);
-		if (keep)
-			rc = keep_hit(h, v, o, hs, e);
-		json_object_put(o);
-		/* Unordered, the answer is in uuid order: the first cap are it. */
-		if (!v->order && v->cap && hs->n >= v->cap) {
-			s = SQLITE_DONE;
-			break;
-		}
-	}
-	if (rc == 0 && s != SQLITE_DONE)
-		rc = sql_fail(h, db, s, "cannot read", e);
-	sqlite3_finalize(st);
+	if (!v->order_end_time || v->cap == 0)
+		return 0;
+	char at[JFS_HISTORY_TIME_BUF];
+	bool found = false;
+	int rc = h->ops->nth_end_time(h->db, &v->nw, v->order_end_time < 0, v->cap, at, &found, e);
+	if (rc == 0 && found)
+		where_add(v, "end_time", v->order_end_time > 0 ? "<=" : ">=", at);
+	return rc;
+}
+
+struct scan_state {
+	struct jfs_history *h;
+	const struct view *v;
+	struct hits *hs;
+	struct jfs_error *e;
+};
+
+static int scan_one(void *arg, const char *text, size_t len)
+{
+	struct scan_state *s = arg;
+	json_object *o = parse_record(text, len);
+	if (!o)
+		return 0; /* not ours to judge: sqlite3 users may have edited it */
+	bool keep = true;
+	for (size_t i = 0; i < s->v->nfilters && keep; i++)
+		keep = jfs_eval_filter_match(s->v->filters[i], o);
+	int rc = keep ? keep_hit(s->h, s->v, o, s->hs, s->e) : 0;
+	json_object_put(o);
+	/* Unordered, the answer is in uuid order: the first cap are it. */
+	if (rc == 0 && !s->v->order && s->v->cap && s->hs->n >= s->v->cap)
+		return 1;
 	return rc;
 }
 
@@ -1019,17 +563,18 @@ static int listing_of(struct jfs_history *h, const struct jfs_query *q,
 {
 	struct view v;
 	struct hits hs = { 0 };
-	sqlite3 *db = NULL;
-	uint64_t version = version_now(h); /* before reading: a commit meanwhile moves it */
+	uint64_t version = h->ops->version(h->db); /* before reading: a commit moves it */
 	int rc = view_compile(q, &v, e);
 	if (rc == 0)
-		rc = conn_get(h, &db, e);
-	if (rc == 0)
-		rc = bound_by_order(h, db, &v, e);
-	if (rc == 0)
-		rc = scan(h, db, &v, &hs, e);
-	if (db)
-		conn_put(h, db);
+		rc = bound_by_order(h, &v, e);
+	if (rc == 0) {
+		/* Unordered views answer in uuid order, as the cluster does; an ordered one
+		 * is sorted below, so the database walks whichever index narrows best. */
+		struct scan_state s = { h, &v, &hs, e };
+		rc = h->ops->scan(h->db, &v.nw, !v.order, scan_one, &s, e);
+		if (rc > 0)
+			rc = 0; /* stopped at the cap */
+	}
 	if (rc == 0 && v.order && hs.n > 1)
 		qsort_r(hs.v, hs.n, sizeof(*hs.v), cmp_hits, v.order);
 	size_t keep = v.cap && v.cap < hs.n ? v.cap : hs.n;
@@ -1057,22 +602,20 @@ int jfs_history_listing(struct jfs_history *h, const struct jfs_query *q,
 {
 	const char *key = q ? jfs_query_string(q) : "";
 	int64_t now = jfs_mono_ms();
-	pthread_mutex_lock(&h->pool_lock);
 	uint64_t version = 0;
-	for (size_t i = 0; i < VIEW_CACHE; i++) {
-		struct cached_view *c = &h->views[i];
-		if (!c->key || strcmp(c->key, key) != 0)
-			continue;
-		/* Within ttl, or older but the file has not changed since: the same. */
-		if (c->l->ready_mono_ms + h->ttl_ms > now ||
-		    (c->l->version && c->l->version == (version ? version
-								 : (version = version_locked(h))))) {
-			*out = jfs_listing_ref(c->l);
-			pthread_mutex_unlock(&h->pool_lock);
-			return 0;
-		}
+	struct jfs_listing *l = NULL;
+	pthread_mutex_lock(&h->cache_lock);
+	for (size_t i = 0; i < VIEW_CACHE && !l; i++)
+		if (h->views[i].key && strcmp(h->views[i].key, key) == 0)
+			l = jfs_listing_ref(h->views[i].l);
+	pthread_mutex_unlock(&h->cache_lock);
+	/* Within ttl, or older but the history has not changed since: the same. */
+	if (l && (l->ready_mono_ms + h->ttl_ms > now ||
+		  (l->version && l->version == (version = h->ops->version(h->db))))) {
+		*out = l;
+		return 0;
 	}
-	pthread_mutex_unlock(&h->pool_lock);
+	jfs_listing_unref(l);
 
 	int rc = listing_of(h, q, out, e);
 	if (rc != 0)
@@ -1080,56 +623,50 @@ int jfs_history_listing(struct jfs_history *h, const struct jfs_query *q,
 	char *copy = strdup(key);
 	if (!copy)
 		return 0; /* not kept: asked again next time */
-	pthread_mutex_lock(&h->pool_lock);
-	struct cached_view *c = &h->views[h->next_view];
-	h->next_view = (h->next_view + 1) % VIEW_CACHE;
+	pthread_mutex_lock(&h->cache_lock);
+	struct cached_view *c = NULL;
+	for (size_t i = 0; i < VIEW_CACHE && !c; i++)
+		if (h->views[i].key && strcmp(h->views[i].key, key) == 0)
+			c = &h->views[i];
+	if (!c) {
+		c = &h->views[h->next_view];
+		h->next_view = (h->next_view + 1) % VIEW_CACHE;
+	}
+	struct jfs_listing *old = c->l;
 	free(c->key);
-	jfs_listing_unref(c->l);
 	c->key = copy;
 	c->l = jfs_listing_ref(*out);
-	pthread_mutex_unlock(&h->pool_lock);
+	pthread_mutex_unlock(&h->cache_lock);
+	jfs_listing_unref(old); /* may free many jobs: outside the lock */
 	return 0;
 }
 
 /* ---- gaps ------------------------------------------------------------------------- */
 
+static int gap_line(void *arg, const char *from, const char *to, const char *cause)
+{
+	char clean[256];
+	jfs_clean_text(clean, sizeof(clean), cause, strlen(cause));
+	return fprintf(arg, "%s %s %s\n", from, to, clean) < 0 ? -ENOMEM : 0;
+}
+
 int jfs_history_gaps(struct jfs_history *h, char **text, size_t *len, struct jfs_error *e)
 {
-	sqlite3 *db;
-	int rc = conn_get(h, &db, e);
-	if (rc != 0)
-		return rc;
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&buf, &size);
-	sqlite3_stmt *st = NULL;
-	int s = f ? sqlite3_prepare_v2(db,
-				       "SELECT from_time, to_time, cause FROM gaps WHERE cluster = ?1"
-				       " ORDER BY from_time, to_time",
-				       -1, &st, NULL)
-		  : SQLITE_NOMEM;
-	if (s == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, h->cluster, -1, SQLITE_STATIC);
-		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-			char cause[256];
-			const char *c = (const char *)sqlite3_column_text(st, 2);
-			jfs_clean_text(cause, sizeof(cause), c ? c : "", c ? strlen(c) : 0);
-			fprintf(f, "%s %s %s\n", sqlite3_column_text(st, 0),
-				sqlite3_column_text(st, 1), cause);
-		}
-	}
-	sqlite3_finalize(st);
-	if (f && fclose(f) != 0)
-		s = SQLITE_NOMEM;
-	if (s != SQLITE_DONE) {
-		rc = sql_fail(h, db, s, "cannot read the gaps", e);
+	if (!f)
+		return jfs_error_set(e, ENOMEM, "out of memory reading the gaps");
+	int rc = h->ops->gaps(h->db, gap_line, f, e);
+	if (fclose(f) != 0 && rc == 0)
+		rc = jfs_error_set(e, ENOMEM, "out of memory reading the gaps");
+	if (rc != 0) {
 		free(buf);
-	} else {
-		*text = buf;
-		*len = size;
+		return rc < 0 ? rc : -EIO;
 	}
-	conn_put(h, db);
-	return rc;
+	*text = buf;
+	*len = size;
+	return 0;
 }
 
 /* ---- the history as a source (source.h) ------------------------------------------- */
@@ -1183,7 +720,8 @@ static double source_listing_life(void *self, const struct jfs_listing *l)
 	int64_t left = l->ready_mono_ms + h->ttl_ms - jfs_mono_ms();
 	if (left > 0)
 		return (double)left / 1000.0;
-	return l->version && l->version == version_now(h) ? (double)h->ttl_ms / 1000.0 : 0.0;
+	return l->version && l->version == h->ops->version(h->db) ? (double)h->ttl_ms / 1000.0
+								    : 0.0;
 }
 
 static const struct jfs_source_ops history_source_ops = {

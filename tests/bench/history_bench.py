@@ -10,7 +10,7 @@ warm (the same command again):
 
   ls -l       ls -l .history | wc -l           tmpfs: ls -l COPY | wc -l
   grep -r     grep -r PATTERN .history | wc -l tmpfs: grep -r PATTERN COPY | wc -l
-  view        ls .history/state=failure        tmpfs: grep -lx failure COPY/*/state
+  view        ls .history/state=failure        tmpfs: grep -rlx --include=state failure COPY
   last 20     ls '.history/order_by=end_time desc/max_records=20'
                                                tmpfs: ls -t COPY | head -20
 
@@ -122,7 +122,7 @@ OPS = [
     ("grep -r", "grep -r \"%s\" .history | wc -l" % PATTERN,
      "grep -r \"%s\" COPY | wc -l" % PATTERN),
     ("view state=failure", "ls .history/state=failure | wc -l",
-     "grep -lx failure COPY/*/state | wc -l"),
+     "grep -rlx --include=state failure COPY | wc -l"),
     ("last 20 (order_by=end_time desc/max_records=20)",
      "ls '.history/order_by=end_time desc/max_records=20' | wc -l",
      "ls -t COPY | sed -n 1,20p | wc -l"),
@@ -154,6 +154,7 @@ def bench_history(args, jobsfs, sim_bin, base, n, tmp, out):
         dt, _ = sh("cp -a .history/. %s/" % copy, mp)
         m.unmount()
         out.append("cp -a of .history to the tmpfs: %.1f s" % dt)
+        print("  " + out[-1], file=sys.stderr, flush=True)
 
     rows = []
     for name, cmd, tcmd in OPS:
@@ -175,6 +176,7 @@ def bench_history(args, jobsfs, sim_bin, base, n, tmp, out):
                 t += " (output differs: %s vs %s)" % (got.strip(), want.strip())
         rows.append("| %s | %d | %.2f s | %.2f s | %s | %s |" % (
             name, n, cold, warm, t, "%.0f MiB" % (rss / 1024) if rss else ""))
+        print("  " + rows[-1], file=sys.stderr, flush=True)
     sim.stop()
     out.append("")
     out.append("History of %d jobs: %.0f bytes per job on disk (%.1f MiB), filled in %.0f s"
