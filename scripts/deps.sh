@@ -4,6 +4,7 @@ JOBSFS_PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libfuse3-dev fuse3
 	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libsqlite3-dev sqlite3
+	libpq-dev postgresql postgresql-client
 	check libsubunit-dev
 	curl jq openssl python3 clang groff-base man-db util-linux
 	ripgrep tar coreutils grep

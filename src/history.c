@@ -47,7 +47,25 @@ struct jfs_history {
 	} jobs[JOB_CACHE];
 	struct cached_view views[VIEW_CACHE];
 	size_t next_view;	   /* the slot a new view takes (round robin) */
+
+	bool read_failing;	   /* atomic: reads fail now (the database away) */
 };
+
+/* A read's result: the first failure of a window is logged by whoever gets it, the
+ * others of the window only at debug level (e->repeated), so a server away for an
+ * hour is one line, not one per `ls`. ENOENT and a bad query are no failure of the
+ * database. */
+static int read_result(struct jfs_history *h, int rc, struct jfs_error *e)
+{
+	if (rc == 0 || rc == -ENOENT || rc == -EINVAL) {
+		if (rc == 0 && __atomic_exchange_n(&h->read_failing, false, __ATOMIC_ACQ_REL))
+			jfs_info("history %s: readable again", h->path);
+		return rc;
+	}
+	if (__atomic_exchange_n(&h->read_failing, true, __ATOMIC_ACQ_REL))
+		e->repeated = true;
+	return rc;
+}
 
 const char *jfs_history_time_text(int64_t epoch, char buf[JFS_HISTORY_TIME_BUF])
 {
@@ -118,13 +136,18 @@ int jfs_history_default_path(const char *key, char *buf, size_t len)
 
 /* ---- opening ---------------------------------------------------------------------- */
 
+bool jfs_history_is_server(const char *where)
+{
+	return strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0;
+}
+
 int jfs_history_open(const struct jfs_history_config *cfg, struct jfs_history **out,
 		     struct jfs_error *e)
 {
 	struct jfs_history *h = calloc(1, sizeof(*h));
 	if (!h)
 		return jfs_error_set(e, ENOMEM, "out of memory opening the history");
-	h->ops = &jfs_hdb_sqlite;
+	h->ops = jfs_history_is_server(cfg->path) ? &jfs_hdb_pg : &jfs_hdb_sqlite;
 	h->path = strdup(cfg->path);
 	h->ttl_ms = (int64_t)(cfg->ttl * 1000.0);
 	pthread_mutex_init(&h->cache_lock, NULL);
@@ -315,7 +338,7 @@ int jfs_history_job(struct jfs_history *h, const char *uuid, struct jfs_job **ou
 		return 0;
 	char *text = NULL;
 	size_t len = 0;
-	int rc = h->ops->record_of(h->db, uuid, &text, &len, e);
+	int rc = read_result(h, h->ops->record_of(h->db, uuid, &text, &len, e), e);
 	if (rc != 0)
 		return rc;
 	json_object *o = parse_record(text, len);
@@ -617,7 +640,7 @@ int jfs_history_listing(struct jfs_history *h, const struct jfs_query *q,
 	}
 	jfs_listing_unref(l);
 
-	int rc = listing_of(h, q, out, e);
+	int rc = read_result(h, listing_of(h, q, out, e), e);
 	if (rc != 0)
 		return rc;
 	char *copy = strdup(key);
@@ -657,7 +680,7 @@ int jfs_history_gaps(struct jfs_history *h, char **text, size_t *len, struct jfs
 	FILE *f = open_memstream(&buf, &size);
 	if (!f)
 		return jfs_error_set(e, ENOMEM, "out of memory reading the gaps");
-	int rc = h->ops->gaps(h->db, gap_line, f, e);
+	int rc = read_result(h, h->ops->gaps(h->db, gap_line, f, e), e);
 	if (fclose(f) != 0 && rc == 0)
 		rc = jfs_error_set(e, ENOMEM, "out of memory reading the gaps");
 	if (rc != 0) {

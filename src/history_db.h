@@ -86,5 +86,6 @@ struct jfs_hdb_ops {
 };
 
 extern const struct jfs_hdb_ops jfs_hdb_sqlite;
+extern const struct jfs_hdb_ops jfs_hdb_pg;
 
 #endif

@@ -22,6 +22,7 @@ struct offer {
 	struct jfs_listing *l;
 	struct jfs_job *job;
 	bool whole;
+	int64_t seen_ms; /* cluster time it was seen */
 };
 
 struct jfs_recorder {
@@ -39,6 +40,12 @@ struct jfs_recorder {
 	struct jfs_recorder_counters ctr;
 
 	/* The thread's own (no lock). */
+	struct offer *held, **held_tail; /* taken from the queue, not written yet (the
+					  * history failed): written in order when it
+					  * answers again */
+	size_t held_jobs;		 /* jobs in held, bounded by
+					  * JFS_RECORDER_HELD_MAX */
+	bool held_dropped;		 /* some were let go (logged once) */
 	struct jfs_listing *last;  /* the last whole listing written: its finished jobs
 				    * are recorded, and are not written again */
 	int64_t whole_ms;	   /* seen_ms of the last whole listing written */
@@ -54,6 +61,7 @@ int jfs_recorder_new(const struct jfs_recorder_config *cfg, struct jfs_recorder 
 		return -ENOMEM;
 	r->cfg = *cfg;
 	r->tail = &r->head;
+	r->held_tail = &r->held;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -83,6 +91,7 @@ void jfs_recorder_offer(void *recorder, struct jfs_listing *l, bool whole, struc
 	o->l = jfs_listing_ref(l);
 	o->job = jfs_job_ref(job);
 	o->whole = whole;
+	o->seen_ms = l ? l->fetched_ms : 0; /* a job's: stamped when written */
 	*r->tail = o;
 	r->tail = &o->next;
 	r->pending += n;
@@ -169,14 +178,73 @@ static int write_jobs(struct jfs_recorder *r, struct jfs_job *const *jobs, size_
 	return 0;
 }
 
-static void write_listing(struct jfs_recorder *r, struct jfs_listing *l, bool whole)
+static void offer_free(struct offer *o)
 {
-	if (whole && l == r->last)
-		return; /* the very listing written last (the store's, offered again) */
-	if (write_jobs(r, l->jobs, l->n, whole, l->fetched_ms) == 0 && whole) {
+	jfs_listing_unref(o->l);
+	jfs_job_unref(o->job);
+	free(o);
+}
+
+static size_t offer_jobs(const struct offer *o)
+{
+	return o->l ? o->l->n : 1;
+}
+
+static int write_offer(struct jfs_recorder *r, struct offer *o)
+{
+	if (!o->l)
+		return write_jobs(r, &o->job, 1, false, o->seen_ms);
+	if (o->whole && o->l == r->last)
+		return 0; /* the very listing written last (the store's, offered again) */
+	int rc = write_jobs(r, o->l->jobs, o->l->n, o->whole, o->seen_ms);
+	if (rc == 0 && o->whole) {
 		jfs_listing_unref(r->last);
-		r->last = jfs_listing_ref(l);
+		r->last = jfs_listing_ref(o->l);
 	}
+	return rc;
+}
+
+static void hold(struct jfs_recorder *r, struct offer *o)
+{
+	o->next = NULL;
+	*r->held_tail = o;
+	r->held_tail = &o->next;
+	r->held_jobs += offer_jobs(o);
+}
+
+/* Write what is held, in order, up to the first failure (the rest waits for the next
+ * try); then let the oldest go while more than the bound is held. Returns true when
+ * everything was written. */
+static bool write_held(struct jfs_recorder *r)
+{
+	while (r->held) {
+		struct offer *o = r->held;
+		if (write_offer(r, o) != 0)
+			break;
+		r->held = o->next;
+		if (!r->held)
+			r->held_tail = &r->held;
+		r->held_jobs -= offer_jobs(o);
+		offer_free(o);
+	}
+	if (!r->held) {
+		r->held_dropped = false;
+		return true;
+	}
+	while (r->held && r->held->next && r->held_jobs > JFS_RECORDER_HELD_MAX) {
+		struct offer *o = r->held;
+		if (!r->held_dropped)
+			jfs_err("history %s: more than %d jobs waiting to be written: the oldest "
+				"are let go (the window will be a gap if it outlasts the cluster's "
+				"expiry)",
+				jfs_history_path(r->cfg.history), JFS_RECORDER_HELD_MAX);
+		r->held_dropped = true;
+		r->held = o->next;
+		r->held_jobs -= offer_jobs(o);
+		offer_free(o);
+		count(r, &r->ctr.dropped, 1);
+	}
+	return false;
 }
 
 /* The recorder's own listing of the cluster, through the store: no request when a
@@ -200,9 +268,17 @@ static void list_cluster(struct jfs_recorder *r)
 	if (r->list_failing)
 		jfs_info("recording: the cluster answers again");
 	r->list_failing = false;
-	write_listing(r, l, true);
-	jfs_listing_unref(l);
 	count(r, &r->ctr.listings, 1);
+	struct offer *o = calloc(1, sizeof(*o));
+	if (!o) {
+		jfs_listing_unref(l);
+		return;
+	}
+	o->l = l; /* the reference moves to the offer */
+	o->whole = true;
+	o->seen_ms = l->fetched_ms;
+	hold(r, o);
+	write_held(r);
 }
 
 static void prune(struct jfs_recorder *r)
@@ -220,7 +296,8 @@ static void prune(struct jfs_recorder *r)
 			 jfs_history_path(r->cfg.history), dropped, r->cfg.keep_days);
 }
 
-/* Write every queued offer; returns with the lock held, as it was called. */
+/* Write every queued offer (after what is held); returns with the lock held, as it was
+ * called. */
 static void drain_locked(struct jfs_recorder *r)
 {
 	while (r->head) {
@@ -229,17 +306,15 @@ static void drain_locked(struct jfs_recorder *r)
 		r->tail = &r->head;
 		r->pending = 0;
 		pthread_mutex_unlock(&r->lock);
+		int64_t now = jfs_store_now_ms(r->store);
 		while (o) {
 			struct offer *next = o->next;
-			if (o->l)
-				write_listing(r, o->l, o->whole);
-			else
-				write_jobs(r, &o->job, 1, false, jfs_store_now_ms(r->store));
-			jfs_listing_unref(o->l);
-			jfs_job_unref(o->job);
-			free(o);
+			if (!o->l)
+				o->seen_ms = now;
+			hold(r, o);
 			o = next;
 		}
+		write_held(r);
 		pthread_mutex_lock(&r->lock);
 	}
 }
@@ -253,12 +328,18 @@ static void *run(void *arg)
 {
 	struct jfs_recorder *r = arg;
 	int64_t every_ms = (int64_t)(r->cfg.every * 1000.0);
-	int64_t next_list = jfs_mono_ms(), next_prune = next_list;
+	int64_t next_list = jfs_mono_ms(), next_prune = next_list, next_retry = 0;
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
 		drain_locked(r);
 		int64_t now = jfs_mono_ms();
+		if (r->held && now >= next_retry) { /* the history failed: try again */
+			pthread_mutex_unlock(&r->lock);
+			write_held(r);
+			pthread_mutex_lock(&r->lock);
+			next_retry = now + JFS_RECORDER_RETRY_MS;
+		}
 		if (now >= next_prune) {
 			pthread_mutex_unlock(&r->lock);
 			prune(r);
@@ -278,11 +359,16 @@ static void *run(void *arg)
 		int64_t wake = next_prune;
 		if (every_ms > 0 && next_list < wake)
 			wake = next_list;
+		if (r->held && next_retry < wake)
+			wake = next_retry;
 		struct timespec ts = mono_deadline(wake);
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 	}
 	drain_locked(r); /* what readers fetched up to the end is kept too */
 	pthread_mutex_unlock(&r->lock);
+	if (r->held)
+		jfs_err("history %s: %zu jobs seen could not be written before the end",
+			jfs_history_path(r->cfg.history), r->held_jobs);
 	return NULL;
 }
 
@@ -310,9 +396,12 @@ void jfs_recorder_free(struct jfs_recorder *r)
 	while (r->head) { /* offers of a recorder never started */
 		struct offer *o = r->head;
 		r->head = o->next;
-		jfs_listing_unref(o->l);
-		jfs_job_unref(o->job);
-		free(o);
+		offer_free(o);
+	}
+	while (r->held) {
+		struct offer *o = r->held;
+		r->held = o->next;
+		offer_free(o);
 	}
 	jfs_listing_unref(r->last);
 	pthread_cond_destroy(&r->cond);

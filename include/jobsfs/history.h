@@ -1,4 +1,6 @@
-/* The history: every job jobsfs saw, kept past the cluster's 300 s, in an SQLite file.
+/* The history: every job jobsfs saw, kept past the cluster's 300 s, in an SQLite file
+ * (the default) or on a PostgreSQL server (a team's: several recorders, every
+ * workstation reading), with one logical schema (history_db.h).
  *
  * One row per (cluster, uuid) in table `jobs` (the schema is in history.c and in the
  * README, for people who want SQL): the API's fields as columns (times in UTC, ISO
@@ -36,7 +38,8 @@ struct jfs_query;
 #define JFS_HISTORY_BUSY_MS 5000 /* how long a write waits for another process's */
 
 struct jfs_history_config {
-	const char *path;	/* the SQLite file */
+	const char *path;	/* the SQLite file, or a PostgreSQL server's libpq URI
+				 * (postgresql://USER@HOST[:PORT]/DB[?...], no password) */
 	const char *cluster;	/* the cluster's key in the file: "host", "host_port" */
 	double ttl;		/* seconds a view's answer is reused (>= 0) */
 	/* Create the file's folder (0700, with missing parents) when absent. The file
@@ -56,6 +59,10 @@ int jfs_history_cluster_key(const char *url, char *buf, size_t len);
  * mount from fstab), else $XDG_STATE_HOME/jobsfs/KEY.sqlite, $XDG_STATE_HOME being
  * ~/.local/state when unset. -ENOENT when neither it nor $HOME is set. */
 int jfs_history_default_path(const char *key, char *buf, size_t len);
+
+/* Whether where names a PostgreSQL server (postgresql://, postgres://) rather than a
+ * file. */
+bool jfs_history_is_server(const char *where);
 
 /* Open (and create, or bring to the current schema) the history file. A file that
  * is not SQLite, is corrupt, is of a newer schema, or cannot be created is refused:

@@ -6,9 +6,12 @@
  * (the store's on_fetched); it queues them (bounded: JFS_RECORDER_PENDING_MAX jobs,
  * beyond which offers are dropped, the next periodic listing bringing them again) and
  * its thread writes each in one transaction. A job already recorded finished is not
- * written again. A listing that fails, or a write that fails (a full disk), is logged
- * once per failure window; when no listing could be recorded for longer than expiry,
- * the history gets a gap naming the cause. Retention is pruned at start and hourly. */
+ * written again. A listing that fails, or a write that fails (a full disk, a database
+ * away), is logged once per failure window. What could not be written is held in
+ * memory, in order (JFS_RECORDER_HELD_MAX jobs at most, the oldest let go first), and
+ * written when the history answers again, each listing with the time it was seen;
+ * when no listing could be recorded for longer than expiry, the history gets a gap
+ * naming the cause. Retention is pruned at start and hourly. */
 #ifndef JOBSFS_RECORDER_H
 #define JOBSFS_RECORDER_H
 
@@ -23,6 +26,10 @@ struct jfs_store;
 #define JFS_RECORDER_EVERY_DEFAULT 60		/* seconds */
 #define JFS_RECORDER_PENDING_MAX 200000		/* jobs queued at most */
 #define JFS_RECORDER_PRUNE_EVERY_MS (3600 * 1000) /* retention, hourly */
+#define JFS_RECORDER_HELD_MAX 200000	/* jobs held in memory while the history
+					 * cannot be written (listings share their
+					 * jobs with the cache: a pointer each) */
+#define JFS_RECORDER_RETRY_MS 5000	/* how often a failed history is tried again */
 #define JFS_RECORDER_QUIET_MS 10000	/* a whole listing that brings nothing new is
 					 * written at most this often */
 
