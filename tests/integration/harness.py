@@ -412,3 +412,94 @@ class Runner:
         if self.failed:
             print("failed: " + ", ".join(self.failed), flush=True)
         return 1 if self.failed else 0
+
+
+class PgServer:
+    """A PostgreSQL server of the test's own: initdb and pg_ctl in a temporary folder,
+    listening on 127.0.0.1 at a free port (and a Unix socket in the folder), stopped at
+    exit. Run as an unprivileged user (PostgreSQL refuses root): the `postgres` user
+    of Debian's package, or `jobsfs-pg`, created here, when running as root. Role
+    `jobsfs` logs in over TCP with a password (scram-sha-256): PASSWORD, which tests
+    hand to jobsfs through libpq's own PGPASSWORD or PGPASSFILE. Skips (77) only when
+    the server's binaries are missing or it cannot start."""
+
+    PASSWORD = "pg-secret-7f3c9e"
+
+    def __init__(self):
+        import glob
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            skip("PostgreSQL's server is not installed (package postgresql)")
+        self.bindir = os.path.dirname(found[-1])
+        self.user = None
+        if os.geteuid() == 0:
+            self.user = "postgres"
+            if subprocess.run(["id", "-u", self.user], capture_output=True).returncode != 0:
+                self.user = "jobsfs-pg"
+                subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                                "/usr/sbin/nologin", self.user], capture_output=True)
+        self.dir = tempfile.mkdtemp(prefix="jobsfs-pg-")
+        os.chmod(self.dir, 0o755)
+        if self.user:
+            shutil.chown(self.dir, self.user)
+        on_exit(lambda: shutil.rmtree(self.dir, ignore_errors=True))
+        self.data = os.path.join(self.dir, "data")
+        self.port = closed_port()
+        pwfile = os.path.join(self.dir, "pw")
+        with open(pwfile, "w") as f:
+            f.write("admin-only-local\n")
+        if self.user:
+            shutil.chown(pwfile, self.user)
+        r = self._as_pg([os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", "admin",
+                         "--auth-local=trust", "--auth-host=scram-sha-256",
+                         "--pwfile=" + pwfile, "-E", "UTF8", "--locale=C.UTF-8"])
+        if r.returncode != 0:
+            skip("initdb failed: %s" % (r.stdout + r.stderr)[-500:])
+        self.started = False
+        on_exit(self.stop)
+        self.start()
+        self.psql("CREATE ROLE jobsfs LOGIN PASSWORD '%s'" % self.PASSWORD, db="postgres")
+        self.psql("CREATE DATABASE jobsfs OWNER jobsfs", db="postgres")
+
+    def _as_pg(self, argv, timeout=60):
+        if self.user:
+            argv = ["runuser", "-u", self.user, "--"] + argv
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              cwd=self.dir)
+
+    def start(self):
+        r = self._as_pg([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-l",
+                         os.path.join(self.dir, "log"), "-o",
+                         "-k %s -h 127.0.0.1 -p %d -c fsync=on" % (self.dir, self.port),
+                         "start"])
+        if r.returncode != 0:
+            log = ""
+            try:
+                with open(os.path.join(self.dir, "log")) as f:
+                    log = f.read()[-800:]
+            except OSError:
+                pass
+            if not self.started:
+                skip("PostgreSQL did not start: %s %s" % (r.stdout + r.stderr, log))
+            raise RuntimeError("PostgreSQL did not start again: %s %s" % (r.stderr, log))
+        self.started = True
+
+    def stop(self):
+        if not getattr(self, "started", False):
+            return
+        self._as_pg([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-m",
+                     "fast", "stop"])
+        self.started = False
+
+    def uri(self, db="jobsfs"):
+        return "postgresql://jobsfs@127.0.0.1:%d/%s" % (self.port, db)
+
+    def psql(self, sql, db="jobsfs"):
+        """Rows of sql (as the superuser, over the Unix socket), '|'-separated."""
+        r = subprocess.run(["psql", "-h", self.dir, "-p", str(self.port), "-U", "admin",
+                            "-d", db, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("psql %r: %s" % (sql, r.stderr.strip()))
+        return [line.split("|") for line in r.stdout.splitlines() if line]
+
