@@ -18,6 +18,9 @@ The tmpfs copy is `cp -a` of the mounted .history (the very tree), made only up 
 --tmpfs-max jobs (default 100000: a million jobs are twelve million files). Outputs are
 compared line counts with the tmpfs's. The RSS of jobsfs after the cold `ls -l`.
 
+With --pg-jobs (default 1000000) the same history, but for grep -r, on a PostgreSQL
+server of its own (harness.PgServer), side by side with the SQLite rows.
+
 The recorder: jobsfs over ontap-sim with 10,000 live jobs (and a workload), nobody
 reading, -o record=10 for --cpu-seconds (60): the CPU time of the jobsfs process
 (utime + stime) against the same with history=off, per minute, and per listing.
@@ -26,6 +29,7 @@ It is not a test: it prints Markdown tables. Environment: JOBSFS, ONTAP_SIM.
 """
 
 import argparse
+import csv
 import json
 import os
 import random
@@ -81,15 +85,11 @@ def templates(sim_bin):
     return recs
 
 
-def fill(db, cluster, n, base):
-    """n jobs into db for cluster: base's records with new uuids, ending 2 s apart
-    backwards from now, 90% finished."""
+def generate(cluster, n, base):
+    """n rows of the jobs table for cluster: base's records with new uuids, ending 2 s
+    apart backwards from now, as many finished as ontap-sim makes."""
     rnd = random.Random(12)
     now = int(time.time())
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
-    rows = []
     for i in range(n):
         r = dict(base[i % len(base)])
         u = str(uuidlib.UUID(int=rnd.getrandbits(128), version=4))
@@ -103,11 +103,20 @@ def fill(db, cluster, n, base):
         r["_links"] = {"self": {"href": "/api/cluster/jobs/" + u}}
         svm = r.get("svm") or {}
         code = r.get("code")
-        rows.append((cluster, u, r.get("description"), r.get("state"), r.get("message"),
-                     code if isinstance(code, int) else None, r.get("start_time"),
-                     r.get("end_time"), svm.get("name"),
-                     json.dumps(r, ensure_ascii=False, separators=(",", ":")),
-                     iso(end), iso(end)))
+        yield (cluster, u, r.get("description"), r.get("state"), r.get("message"),
+               code if isinstance(code, int) else None, r.get("start_time"),
+               r.get("end_time"), svm.get("name"),
+               json.dumps(r, ensure_ascii=False, separators=(",", ":")), iso(end), iso(end))
+
+
+def fill(db, cluster, n, base):
+    """n jobs into the SQLite history db."""
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    rows = []
+    for row in generate(cluster, n, base):
+        rows.append(row)
         if len(rows) == 50000:
             con.executemany("INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             rows = []
@@ -115,6 +124,18 @@ def fill(db, cluster, n, base):
     con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
+
+
+def fill_pg(pg, cluster, n, base, tmp):
+    """n jobs into the PostgreSQL history, by COPY."""
+    path = os.path.join(tmp, "rows.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        for row in generate(cluster, n, base):
+            w.writerow(["" if v is None else v for v in row])
+    pg.psql("\\copy jobs FROM '%s' WITH (FORMAT csv)" % path)
+    pg.psql("ANALYZE jobs")
+    os.unlink(path)
 
 
 OPS = [
@@ -188,6 +209,43 @@ def bench_history(args, jobsfs, sim_bin, base, n, tmp, out):
     os.unlink(db)
 
 
+PG_OPS = [op for op in OPS if op[0] != "grep -r"]
+
+
+def bench_pg(args, jobsfs, sim_bin, base, n, tmp, out):
+    """The same history queries with the history on PostgreSQL (a server of the
+    benchmark's own, harness.PgServer), beside the SQLite rows printed above."""
+    pg = harness.PgServer()
+    env = {"PGPASSWORD": pg.PASSWORD}
+    sim = harness.Sim(sim_bin, ["--jobs", "0"])
+    cluster = sim.url.split("://", 1)[1].replace(":", "_")
+    mp = os.path.join(tmp, "pg%d" % n)
+    os.makedirs(mp, exist_ok=True)
+    opts = ["history=" + pg.uri(), "record=off", "ttl=600"]
+    harness.Mount(jobsfs, sim.url, mp, opts, env=env, timeout=60).unmount()  # the schema
+    t0 = time.monotonic()
+    fill_pg(pg, cluster, n, base, tmp)
+    fill_s = time.monotonic() - t0
+    size = int(pg.psql("SELECT pg_total_relation_size('jobs')")[0][0])
+    out.append("")
+    out.append("History of %d jobs on PostgreSQL: %.0f bytes per job (table and indexes, "
+               "%.1f MiB), filled by COPY in %.0f s" % (n, size / n, size / 1048576, fill_s))
+    out.append("")
+    out.append("| operation | jobs | jobsfs cold | jobsfs warm | jobsfs RSS |")
+    out.append("|---|---|---|---|---|")
+    for name, cmd, _ in PG_OPS:
+        m = harness.Mount(jobsfs, sim.url, mp, opts, env=env, timeout=60)
+        cold, _ = sh(cmd, mp)
+        rss = rss_kib(m.proc.pid) if name == "ls -l" else None
+        warm, _ = sh(cmd, mp)
+        m.unmount()
+        out.append("| %s | %d | %.2f s | %.2f s | %s |" % (
+            name, n, cold, warm, "%.0f MiB" % (rss / 1024) if rss else ""))
+        print("  " + out[-1], file=sys.stderr, flush=True)
+    sim.stop()
+    pg.stop()
+
+
 def bench_recorder(args, jobsfs, sim_bin, tmp, out):
     res = {}
     for label, opts in (("history=off", ["history=off"]),
@@ -231,6 +289,8 @@ def main():
     ap.add_argument("--record", type=int, default=10)
     ap.add_argument("--cpu-seconds", type=int, default=60)
     ap.add_argument("--no-recorder", action="store_true")
+    ap.add_argument("--pg-jobs", type=int, action="append",
+                    help="PostgreSQL history sizes (default 1000000; 0: none)")
     args = ap.parse_args()
     jobsfs, sim_bin = harness.binaries_or_skip()
     tmp = tempfile.mkdtemp(prefix="jobsfs-hbench-")
@@ -238,9 +298,15 @@ def main():
     out = []
     base = templates(sim_bin)
     for n in args.jobs or [100000, 1000000]:
-        bench_history(args, jobsfs, sim_bin, base, n, tmp, out)
-        print("\n".join(out), flush=True)
-        out = []
+        if n:
+            bench_history(args, jobsfs, sim_bin, base, n, tmp, out)
+            print("\n".join(out), flush=True)
+            out = []
+    for n in args.pg_jobs or [1000000]:
+        if n:
+            bench_pg(args, jobsfs, sim_bin, base, n, tmp, out)
+            print("\n".join(out), flush=True)
+            out = []
     if not args.no_recorder:
         bench_recorder(args, jobsfs, sim_bin, tmp, out)
         print("\n".join(out), flush=True)
