@@ -62,8 +62,10 @@ def main():
     os.mkdir(mp)
     vglog = os.path.join(tmp, "valgrind.log")
     sim = harness.Sim(sim_path, ["--jobs", str(JOBS), "--rate", "5", "--seed", "7"])
+    # With a history (and its recorder) on: its code runs under valgrind too.
     m = harness.Mount(wrapper(tmp, valgrind, jobsfs, vglog), sim.url, mp,
-                      ["ttl=1", "timeout=10", "page_size=25"], timeout=60)
+                      ["ttl=1", "timeout=10", "page_size=25", "record=2",
+                       "history=" + os.path.join(tmp, "history.sqlite")], timeout=60)
     failures = []
 
     def step(name, fn):
@@ -117,6 +119,18 @@ def main():
     step("jobs arrive", wait_arrivals)
     step("ls -l again", ls_l)
     step("grep -r over messages", grep_r)
+
+    def history():
+        hist = os.path.join(mp, ".history")
+        names = os.listdir(hist)
+        assert len(names) > JOBS // 2, "the history holds %d jobs" % len(names)
+        out = run(["ls", os.path.join(hist, "order_by=end_time desc", "max_records=3")])
+        assert len(out.stdout.split()) == 3, out.stdout
+        with open(os.path.join(hist, names[0], "job.json"), "rb") as f:
+            assert f.read(1) == b"{"
+        run(["cat", os.path.join(hist, "gaps")])
+
+    step("the history (.history, a view, gaps)", history)
 
     rc = m.unmount(timeout=60)
     sim.stop()
