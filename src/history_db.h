@@ -26,6 +26,20 @@ const char *jfs_history_time_text(int64_t epoch, char buf[JFS_HISTORY_TIME_BUF])
 /* The gap cause written when the window had no other. */
 #define JFS_HISTORY_UNSEEN "not recorded (no jobsfs was recording this cluster)"
 
+/* The upsert of one job, in both databases' SQL ($N numbers the parameters in SQLite
+ * too: in order of first use). A finished job's row is written once: what the
+ * cluster keeps never changes. $11 is the time it was seen. */
+#define JFS_HISTORY_UPSERT_SQL                                                             \
+	"INSERT INTO jobs (cluster, uuid, description, state, message, code, start_time,"  \
+	" end_time, svm_name, record, first_seen, last_seen)"                              \
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"                      \
+	" ON CONFLICT (cluster, uuid) DO UPDATE SET description = excluded.description,"   \
+	" state = excluded.state, message = excluded.message, code = excluded.code,"       \
+	" start_time = excluded.start_time, end_time = excluded.end_time,"                 \
+	" svm_name = excluded.svm_name, record = excluded.record,"                         \
+	" last_seen = excluded.last_seen"                                                  \
+	" WHERE jobs.state NOT IN ('success', 'failure')"
+
 /* One recorded job's columns. */
 struct jfs_hrow {
 	const char *uuid;

@@ -306,17 +306,6 @@ static int db_open(const struct jfs_history_config *cfg, void **out, struct jfs_
 
 /* ---- writing ---------------------------------------------------------------------- */
 
-static const char upsert_sql[] =
-	"INSERT INTO jobs (cluster, uuid, description, state, message, code, start_time,"
-	" end_time, svm_name, record, first_seen, last_seen)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
-	" ON CONFLICT (cluster, uuid) DO UPDATE SET description = excluded.description,"
-	" state = excluded.state, message = excluded.message, code = excluded.code,"
-	" start_time = excluded.start_time, end_time = excluded.end_time,"
-	" svm_name = excluded.svm_name, record = excluded.record,"
-	" last_seen = excluded.last_seen"
-	/* A finished job is written once: what the cluster keeps never changes. */
-	" WHERE jobs.state NOT IN ('success', 'failure')";
 
 static int add_gap_conn(struct pg_db *h, PGconn *c, int64_t from_ms, int64_t to_ms,
 			const char *cause, struct jfs_error *e)
@@ -361,7 +350,7 @@ static int record_tx(struct pg_db *h, const struct jfs_hrow *rows, size_t n, int
 		const char *p[] = { h->cluster, w->uuid, w->description, w->state, w->message,
 				    w->has_code ? code : NULL, w->start_time, w->end_time,
 				    w->svm_name, w->record, seen };
-		rc = run(h, c, upsert_sql, 11, p, "cannot record", NULL, e);
+		rc = run(h, c, JFS_HISTORY_UPSERT_SQL, 11, p, "cannot record", NULL, e);
 	}
 	if (rc == 0 && listed && before > 0 && seen_ms - before > expiry_ms)
 		rc = add_gap_conn(h, c, before, seen_ms, cause ? cause : JFS_HISTORY_UNSEEN, e);

@@ -302,17 +302,6 @@ static void bind_text(sqlite3_stmt *st, int col, const char *s)
 		sqlite3_bind_null(st, col);
 }
 
-static const char upsert_sql[] =
-	"INSERT INTO jobs (cluster, uuid, description, state, message, code, start_time,"
-	" end_time, svm_name, record, first_seen, last_seen)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
-	" ON CONFLICT (cluster, uuid) DO UPDATE SET description = excluded.description,"
-	" state = excluded.state, message = excluded.message, code = excluded.code,"
-	" start_time = excluded.start_time, end_time = excluded.end_time,"
-	" svm_name = excluded.svm_name, record = excluded.record,"
-	" last_seen = excluded.last_seen"
-	/* A finished job is written once: what the cluster keeps never changes. */
-	" WHERE jobs.state NOT IN ('success', 'failure')";
 
 static int64_t last_listed_locked(sqlite3 *db, const char *cluster)
 {
@@ -355,7 +344,7 @@ static int record_locked(struct sqlite_db *h, const struct jfs_hrow *rows, size_
 	char seen[JFS_HISTORY_TIME_BUF];
 	jfs_history_time_text(seen_ms / 1000, seen);
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(h->wdb, upsert_sql, -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(h->wdb, JFS_HISTORY_UPSERT_SQL, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sql_fail(h, h->wdb, rc, "cannot record", e);
 	int err = 0;
