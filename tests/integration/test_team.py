@@ -4,6 +4,7 @@
 against ontap-sim:
 
   - two mounts recording the same cluster at once: every job once, final states;
+  - gaps across recorders: none while another recorder lists, one when none does;
   - a third with record=off reads all of it, and lists nothing on the cluster;
   - views over the server's history equal the simulator's own answers;
   - the server stopped and started while mounted: the live tree unaffected, .history
@@ -104,6 +105,35 @@ class Team:
         for m in (a, b):
             assert m.unmount() == 0, m.stderr()
         assert lists, counters  # (the recorders did list meanwhile)
+        sim.stop()
+
+    # ---------------------------------------------------------------------------------
+    def gaps_across_recorders(self):
+        """A window is a gap only when no recorder listed the cluster: b stopped for
+        longer than expiry while a records is none; both stopped is one."""
+        sim = harness.Sim(self.sim_bin, ["--jobs", "10", "--expiry", "4", "--seed", "25"])
+        key = self.cluster_of(sim)
+        opts = ("record=1", "expiry=4")
+        a = self.mount(sim, *opts)
+        b = self.mount(sim, *opts)
+        gaps = os.path.join(b.mountpoint, ".history", "gaps")
+        wait_for("recording", lambda: self.rows(
+            "SELECT last_listed FROM listings WHERE cluster = '%s'" % key))
+        assert b.unmount() == 0
+        time.sleep(6)  # b away longer than expiry; a records meanwhile
+        b = self.mount(sim, *opts)
+        gaps = os.path.join(b.mountpoint, ".history", "gaps")
+        time.sleep(2)
+        with open(gaps) as f:
+            assert f.read() == "", "a gap while another recorder listed"
+        for m in (a, b):
+            assert m.unmount() == 0
+        time.sleep(6)  # nobody records
+        b = self.mount(sim, *opts)
+        gaps = os.path.join(b.mountpoint, ".history", "gaps")
+        text = wait_for("the gap", lambda: open(gaps).read(), timeout=10)
+        assert len(text.splitlines()) == 1 and "no jobsfs was recording" in text, text
+        assert b.unmount() == 0
         sim.stop()
 
     # ---------------------------------------------------------------------------------
@@ -221,6 +251,8 @@ def main():
     for name, fn in [
         ("two recorders, a record=off reader, views equal the cluster's",
          t.two_recorders_and_a_reader),
+        ("gaps: none while another recorder lists, one when none does",
+         t.gaps_across_recorders),
         ("the server stopped and started while mounted", t.server_restarts),
         ("a recorder killed with -9 loses nothing committed", t.kill9),
         ("refused: newer schema, password in the URI, wrong password", t.refusals),
