@@ -498,6 +498,11 @@ static void hits_free(struct hits *hs)
 	free(hs->v);
 }
 
+static int cmp_hits_uuid(const void *a, const void *b)
+{
+	return strcmp(((const struct hit *)a)->job->uuid, ((const struct hit *)b)->job->uuid);
+}
+
 static int cmp_hits(const void *a, const void *b, void *order)
 {
 	return jfs_eval_order_compare_rows(order, ((const struct hit *)a)->row,
@@ -590,16 +595,22 @@ static int listing_of(struct jfs_history *h, const struct jfs_query *q,
 	int rc = view_compile(q, &v, e);
 	if (rc == 0)
 		rc = bound_by_order(h, &v, e);
+	/* Unordered views answer in uuid order, as the cluster does. The database reads
+	 * rows in the order they lie (walking the uuid index of a million rows in
+	 * SQLite is a million random reads: 54 s, against 35 s in table order) and they
+	 * are sorted here; only a capped unordered view asks for uuid order, to stop at
+	 * the cap. */
+	bool by_uuid = !v.order && v.cap;
 	if (rc == 0) {
-		/* Unordered views answer in uuid order, as the cluster does; an ordered one
-		 * is sorted below, so the database walks whichever index narrows best. */
 		struct scan_state s = { h, &v, &hs, e };
-		rc = h->ops->scan(h->db, &v.nw, !v.order, scan_one, &s, e);
+		rc = h->ops->scan(h->db, &v.nw, by_uuid, scan_one, &s, e);
 		if (rc > 0)
 			rc = 0; /* stopped at the cap */
 	}
 	if (rc == 0 && v.order && hs.n > 1)
 		qsort_r(hs.v, hs.n, sizeof(*hs.v), cmp_hits, v.order);
+	else if (rc == 0 && !by_uuid && hs.n > 1)
+		qsort(hs.v, hs.n, sizeof(*hs.v), cmp_hits_uuid);
 	size_t keep = v.cap && v.cap < hs.n ? v.cap : hs.n;
 	struct jfs_job **jobs = keep ? malloc(keep * sizeof(*jobs)) : NULL;
 	if (rc == 0 && keep && !jobs)
