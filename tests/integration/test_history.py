@@ -12,6 +12,7 @@
   - two mounts recording into one file: every job once, no error;
   - refusals: a corrupt file, a newer schema, a read-only folder (one line each);
   - a full disk: one log line, the live tree unaffected, recording resumes after;
+  - retention: finished jobs older than history_keep pruned at mount;
   - kill -9 loses nothing committed.
 
 Exit status: 0 all passed, 1 a case failed, 77 FUSE or the binaries are missing.
@@ -343,6 +344,32 @@ class Case:
         sim.stop()
 
     # ---------------------------------------------------------------------------------
+    def retention_at_mount(self):
+        sim = self.sim("--jobs", "10", "--seed", "17")
+        sim.workload(paused=True)
+        db = self.db("keep.sqlite")
+        m = self.mount(sim, db, "record=1")
+        wait_for("recorded", lambda: count(db) >= 10)
+        assert m.unmount() == 0
+        # Two finished jobs ended long ago (as if recorded weeks back), one active.
+        con = sqlite3.connect(db)
+        old = [u for (u,) in con.execute(
+            "SELECT uuid FROM jobs WHERE state IN ('success', 'failure') LIMIT 2")]
+        con.execute("UPDATE jobs SET end_time = '2020-01-01T00:00:00+00:00' WHERE uuid IN "
+                    "(?, ?)", old)
+        con.commit()
+        con.close()
+        assert len(old) == 2
+        # The same cluster (the history's rows are per cluster). A finished row is
+        # never rewritten by recording, so only the prune can remove the old times.
+        m = self.mount(sim, db, "record=1", "history_keep=30")
+        wait_for("pruned at mount", lambda: not rows(
+            db, "SELECT uuid FROM jobs WHERE end_time < '2021'"))
+        assert m.unmount() == 0
+        assert count(db) >= 8, count(db)
+        sim.stop()
+
+    # ---------------------------------------------------------------------------------
     def kill9(self):
         sim = self.sim("--jobs", "30", "--rate", "30", "--seed", "13")
         db = self.db("kill9.sqlite")
@@ -376,6 +403,7 @@ def main():
         ("two mounts recording into one file: every job once", c.two_mounts_one_file),
         ("refused: corrupt, newer schema, read-only folder, record>=expiry", c.refusals),
         ("full disk: one line, live tree unaffected, resumes", c.full_disk),
+        ("retention: old finished jobs pruned at mount", c.retention_at_mount),
         ("kill -9 loses nothing committed", c.kill9),
     ]:
         runner.run(name, fn)
