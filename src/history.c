@@ -331,11 +331,34 @@ static void cache_job(struct jfs_history *h, struct jfs_job *job)
 	jfs_job_unref(old);
 }
 
+/* The job as a view read moments ago holds it: a walk of .history looks up each job
+ * of the listing it just read, which would otherwise read and parse every record a
+ * second time. A finished job from any view's answer (it never changes); an active
+ * one only from an answer within ttl. Views naming their fields hold partial jobs. */
+static struct jfs_job *viewed_job(struct jfs_history *h, const char *uuid)
+{
+	struct jfs_job *job = NULL;
+	int64_t now = jfs_mono_ms();
+	pthread_mutex_lock(&h->cache_lock);
+	for (size_t i = 0; i < VIEW_CACHE && !job; i++) {
+		const struct jfs_listing *l = h->views[i].l;
+		struct jfs_job *j = l && l->full_records ? jfs_listing_find(l, uuid) : NULL;
+		if (j && (jfs_job_is_terminal(j) || l->ready_mono_ms + h->ttl_ms > now))
+			job = jfs_job_ref(j);
+	}
+	pthread_mutex_unlock(&h->cache_lock);
+	return job;
+}
+
 int jfs_history_job(struct jfs_history *h, const char *uuid, struct jfs_job **out,
 		    struct jfs_error *e)
 {
 	if ((*out = cached_job(h, uuid)))
 		return 0;
+	if ((*out = viewed_job(h, uuid))) {
+		cache_job(h, *out);
+		return 0;
+	}
 	char *text = NULL;
 	size_t len = 0;
 	int rc = read_result(h, h->ops->record_of(h->db, uuid, &text, &len, e), e);
