@@ -114,8 +114,8 @@ static void foreign_error(const struct jfs_http_response *r, int err, struct jfs
 
 /* An HTTP answer that is not 2xx: the cluster's own error (code, message) when the
  * body is one, and the errno for it. */
-static int answer_error(const struct jfs_http_response *r, const char *path,
-			struct jfs_error *e)
+static int answer_error(const struct jfs_http_response *r, const char *method,
+			const char *path, struct jfs_error *e)
 {
 	bool ontap = jfs_ontap_error_parse(r->body, r->len, e) == 0;
 	int err = jfs_errno_from_http(r->status, ontap ? e->code : "");
@@ -125,7 +125,7 @@ static int answer_error(const struct jfs_http_response *r, const char *path,
 	else
 		foreign_error(r, err, e);
 	e->http_status = r->status;
-	jfs_error_set_request(e, "GET", path);
+	jfs_error_set_request(e, method, path);
 	return -err;
 }
 
@@ -380,7 +380,7 @@ int jfs_client_list(struct jfs_client *c, const struct jfs_query *q,
 			break;
 		}
 		if (resp.status < 200 || resp.status > 299) {
-			rc = answer_error(&resp, path, e);
+			rc = answer_error(&resp, "GET", path, e);
 			jfs_http_response_free(&resp);
 			break;
 		}
@@ -440,7 +440,7 @@ int jfs_client_get(struct jfs_client *c, const char *uuid, struct jfs_job **out,
 	if (rc < 0) {
 		rc = transport_error(rc, e);
 	} else if (resp.status < 200 || resp.status > 299) {
-		rc = answer_error(&resp, path, e);
+		rc = answer_error(&resp, "GET", path, e);
 	} else {
 		rc = jfs_job_parse(resp.body, resp.len, c->max_depth, out, e);
 		if (rc == 0 && strcasecmp((*out)->uuid, uuid) != 0) {
@@ -454,6 +454,49 @@ int jfs_client_get(struct jfs_client *c, const char *uuid, struct jfs_job **out,
 		}
 		if (rc < 0)
 			jfs_error_set_request(e, "GET", path);
+	}
+	jfs_http_response_free(&resp);
+	free(path);
+	return rc;
+}
+
+const char *const jfs_job_actions[] = { "cancel", "pause", "resume", NULL };
+
+int jfs_client_act(struct jfs_client *c, const char *uuid, const char *action,
+		   struct jfs_error *e)
+{
+	struct jfs_error local;
+	struct jfs_http_response resp;
+	char *path;
+	int rc;
+
+	if (!e)
+		e = &local;
+	jfs_error_clear(e);
+	size_t i = 0;
+	while (jfs_job_actions[i] && strcmp(jfs_job_actions[i], action) != 0)
+		i++;
+	if (!jfs_job_actions[i])
+		return jfs_error_set(e, EINVAL, "not a job action (cancel, pause, resume): no "
+						"request made");
+	if (!jfs_uuid_is_valid(uuid)) /* as jfs_client_get: only ever this endpoint */
+		return jfs_error_set(e, ENOENT, "not a job uuid: no request made");
+	/* A valid uuid and a known action need no encoding. */
+	if (asprintf(&path, "%s/%s?action=%s", JFS_JOBS_PATH, uuid, action) < 0)
+		return jfs_error_set(e, ENOMEM, "out of memory");
+	rc = jfs_http_patch(c->http, path, &resp, e);
+	if (rc == -ETIMEDOUT || rc == -ECONNRESET) {
+		/* Sent, and no answer: the cluster may have acted. */
+		char said[sizeof(e->message)];
+		snprintf(said, sizeof(said), "%s", e->message);
+		jfs_error_set(e, -rc, "%s (the request was sent: the cluster may have acted; "
+				      "read the job's state)", said);
+		jfs_error_set_request(e, "PATCH", path);
+		rc = transport_error(rc, e);
+	} else if (rc < 0) {
+		rc = transport_error(rc, e);
+	} else if (resp.status < 200 || resp.status > 299) {
+		rc = answer_error(&resp, "PATCH", path, e);
 	}
 	jfs_http_response_free(&resp);
 	free(path);

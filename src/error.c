@@ -230,8 +230,26 @@ out:
 	return rc;
 }
 
+/* The refusals of PATCH /api/cluster/jobs/{uuid}?action=... (ontap-jobs-api.md), as a
+ * shell shows them: `echo pause > ctl` fails with the errno's text, and the log line
+ * quotes the cluster's message. */
+static const struct {
+	const char *code;
+	int err;
+} action_refusals[] = {
+	{ "458762", ESRCH },	  /* the job already finished: nothing runs to act on */
+	{ "458771", EALREADY },	  /* resume of a job that is running */
+	{ "458776", EAGAIN },	  /* pause of a job that is not running (yet) */
+	{ "458783", EOPNOTSUPP }, /* the job cannot pause or resume */
+	{ "458784", EOPNOTSUPP }, /* the job cannot be canceled */
+	{ "458773", EAGAIN },	  /* the Job Manager is not initialized yet */
+};
+
 int jfs_errno_from_http(long status, const char *code)
 {
+	for (size_t i = 0; code && i < sizeof(action_refusals) / sizeof(action_refusals[0]); i++)
+		if (strcmp(code, action_refusals[i].code) == 0)
+			return action_refusals[i].err;
 	if (code && strcmp(code, "4") == 0)
 		return ENOENT;
 	if (code && strcmp(code, "6") == 0)

@@ -828,8 +828,14 @@ static int map_curl_error(struct jfs_http *http, struct pooled *p, CURLcode rc,
 	}
 }
 
-static bool retryable(enum failure f, long status)
+/* Whether an attempt that failed so is tried again. A GET is safe to repeat. A PATCH
+ * acts: it is repeated only when the cluster cannot have acted on it, that is when no
+ * connection was made, or when it answered 503 or 429 (it did not take the request);
+ * a timeout or a reset may come after the cluster acted. */
+static bool retryable(bool get, enum failure f, long status)
 {
+	if (!get)
+		return f == F_CONNECT || (f == F_NONE && (status == 503 || status == 429));
 	if (f == F_CONNECT || f == F_TIMEOUT || f == F_RESET)
 		return true;
 	return f == F_NONE && (status >= 500 || status == 429);
@@ -837,8 +843,8 @@ static bool retryable(enum failure f, long status)
 
 /* One attempt on handle p. Returns 0 with *status set when an HTTP answer came, or
  * negative errno with *f set and e filled. */
-static int attempt(struct jfs_http *http, struct pooled *p, const char *url, const char *path,
-		   long timeout_ms, struct transfer *t, long *status, long *retry_after_s,
+static int attempt(struct jfs_http *http, struct pooled *p, const char *method,
+		   const char *url, const char *path, long timeout_ms, struct transfer *t, long *status, long *retry_after_s,
 		   enum failure *f, struct jfs_error *e)
 {
 	CURL *c = p->curl;
@@ -857,6 +863,10 @@ static int attempt(struct jfs_http *http, struct pooled *p, const char *url, con
 	     * that reached a path would leave /api/cluster/jobs). */
 	    (rc = curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_HTTPGET, 1L)) != CURLE_OK ||
+	    /* A PATCH has no body (the action is in the query), as the vendor's
+	     * examples send it; CUSTOMREQUEST NULL puts a handle back to GET. */
+	    (rc = curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST,
+				   strcmp(method, "GET") ? method : NULL)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body)) != CURLE_OK ||
@@ -916,7 +926,7 @@ static int attempt(struct jfs_http *http, struct pooled *p, const char *url, con
 			*retry_after_s = ra > 86400 ? 86400 : (long)ra;
 	}
 	/* The exchange, for -d: never a header (the Authorization one least of all). */
-	jfs_debug("GET %s -> %ld, %zu bytes, %.1f ms%s%s%s", path, *status, t->len,
+	jfs_debug("%s %s -> %ld, %zu bytes, %.1f ms%s%s%s", method, path, *status, t->len,
 		  (double)total_us / 1000.0,
 		  reused ? ", reused connection" : connects > 0 ? ", new connection" : "",
 		  ret ? ": " : "", ret ? e->message : "");
@@ -931,9 +941,10 @@ void jfs_http_response_free(struct jfs_http_response *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
-int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_response *resp,
-		 struct jfs_error *e)
+static int request(struct jfs_http *http, const char *method, const char *path,
+		   struct jfs_http_response *resp, struct jfs_error *e)
 {
+	bool get = strcmp(method, "GET") == 0;
 	struct jfs_error local;
 	/* Attempts write here; e gets it only when the request fails, so an attempt
 	 * that failed before a retry succeeded leaves no error behind. */
@@ -947,17 +958,17 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		e = &local;
 	memset(resp, 0, sizeof(*resp));
 	if (!path || path[0] != '/') {
-		jfs_error_set_request(e, "GET", path ? path : "");
+		jfs_error_set_request(e, method, path ? path : "");
 		return jfs_error_set(e, EINVAL, "request path must start with '/'");
 	}
 	if (asprintf(&url, "%s%s", http->url_prefix, path) < 0) {
-		jfs_error_set_request(e, "GET", path);
+		jfs_error_set_request(e, method, path);
 		return jfs_error_set(e, ENOMEM, "out of memory");
 	}
 	p = pool_take(http, &crc);
 	if (!p) {
 		free(url);
-		jfs_error_set_request(e, "GET", path);
+		jfs_error_set_request(e, method, path);
 		return jfs_error_set(e, crc == CURLE_OUT_OF_MEMORY ? ENOMEM : EIO,
 				     "no curl handle: %s", curl_easy_strerror(crc));
 	}
@@ -981,7 +992,7 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 				timeout_ms = left > MIN_ATTEMPT_MS ? (long)left : MIN_ATTEMPT_MS;
 		}
 		jfs_error_clear(&failure);
-		ret = attempt(http, p, url, path, timeout_ms, &t, &status, &retry_after_s, &f,
+		ret = attempt(http, p, method, url, path, timeout_ms, &t, &status, &retry_after_s, &f,
 			      &failure);
 		if (!deadline)
 			deadline = jfs_mono_ms() + http->retry_budget_ms;
@@ -1002,7 +1013,7 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 			ret = cancelled(&failure);
 			break;
 		}
-		if (!retryable(f, status) || tries >= http->max_retries || stopped(http))
+		if (!retryable(get, f, status) || tries >= http->max_retries || stopped(http))
 			break;
 
 		/* Back off: full jitter over 100 ms doubling, or what Retry-After asks. */
@@ -1013,8 +1024,8 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		if (retry_after_s > 0) {
 			wait = (int64_t)retry_after_s * 1000;
 			if (wait > left - MIN_ATTEMPT_MS) {
-				jfs_debug("GET %s: Retry-After %lds is past the retry budget", path,
-					  retry_after_s);
+				jfs_debug("%s %s: Retry-After %lds is past the retry budget", method,
+					  path, retry_after_s);
 				break;
 			}
 		} else {
@@ -1026,7 +1037,8 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		/* This answer is dropped for the next one. */
 		jfs_http_response_free(resp);
 		COUNT(http, retries, 1);
-		jfs_debug("GET %s: retry %d in %lld ms", path, tries + 1, (long long)wait);
+		jfs_debug("%s %s: retry %d in %lld ms", method, path, tries + 1,
+			  (long long)wait);
 		sleep_unless_stopped(http, wait);
 	}
 	pool_give(http, p);
@@ -1034,7 +1046,19 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 
 	if (ret < 0) {
 		*e = failure;
-		jfs_error_set_request(e, "GET", path);
+		jfs_error_set_request(e, method, path);
 	}
 	return ret;
+}
+
+int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_response *resp,
+		 struct jfs_error *e)
+{
+	return request(http, "GET", path, resp, e);
+}
+
+int jfs_http_patch(struct jfs_http *http, const char *path, struct jfs_http_response *resp,
+		   struct jfs_error *e)
+{
+	return request(http, "PATCH", path, resp, e);
 }

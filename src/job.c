@@ -472,6 +472,23 @@ bool jfs_job_is_terminal(const struct jfs_job *job)
 	return job->state == JFS_JOB_SUCCESS || job->state == JFS_JOB_FAILURE;
 }
 
+bool jfs_job_ended(const struct jfs_job *job)
+{
+	switch (job->state) {
+	case JFS_JOB_QUEUED:
+	case JFS_JOB_RUNNING:
+	case JFS_JOB_PAUSED:
+		return false;
+	case JFS_JOB_SUCCESS:
+	case JFS_JOB_FAILURE:
+		return true;
+	case JFS_JOB_UNKNOWN:
+		break;
+	}
+	const struct jfs_node *state = jfs_node_child(&job->root, "state");
+	return state && !state->is_dir && state->size > 1; /* a state this version does not know */
+}
+
 int64_t jfs_job_mtime(const struct jfs_job *job)
 {
 	return job->end_time ? job->end_time : job->start_time;

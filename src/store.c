@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "jobsfs/client.h"
@@ -927,6 +928,101 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 	if (rc == 0 && fetcher && s->on_fetched && (*out)->full_records)
 		s->on_fetched(s->on_fetched_arg, *out, jfs_query_count_or_zero(q) == 0, NULL);
 	return rc;
+}
+
+/* ---- refreshing chosen jobs -------------------------------------------------------- */
+
+/* One batch of jfs_store_refresh: uuids[0..n) by one listing "uuid=a|b|...". */
+static int refresh_batch(struct jfs_store *s, char *const *uuids, size_t n,
+			 struct jfs_job **jobs, struct jfs_error *e)
+{
+	size_t len = strlen("uuid=") + 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(uuids[i]) + 1;
+	char *segment = malloc(len);
+	struct jfs_query *q = jfs_query_new();
+	if (!segment || !q) {
+		free(segment);
+		jfs_query_free(q);
+		return jfs_error_set(e, ENOMEM, "out of memory polling jobs");
+	}
+	char *at = stpcpy(segment, "uuid=");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			*at++ = '|';
+		at = stpcpy(at, uuids[i]);
+	}
+	int rc = jfs_query_add_segment(q, segment, e);
+	free(segment);
+	if (rc != 0) {
+		jfs_query_free(q);
+		return rc;
+	}
+
+	pthread_mutex_lock(&s->lock);
+	uint64_t seq = ++s->seq;
+	s->ctr.list_misses++;
+	pthread_mutex_unlock(&s->lock);
+
+	struct jfs_job_list list = { 0 };
+	int64_t mono_start = jfs_mono_ms();
+	rc = jfs_client_list(s->client, q, &list, e);
+	jfs_query_free(q);
+	if (rc != 0)
+		return rc;
+	int64_t done = jfs_store_now_ms(s), mono_done = mono_now(s);
+	int64_t start = fetch_start_ms(done, mono_start);
+	for (size_t j = 0; j < list.n; j++)
+		list.jobs[j]->seq = seq; /* not shared yet */
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct jfs_job *job = NULL;
+		for (size_t j = 0; j < list.n && !job; j++) /* a batch is small */
+			if (strcasecmp(list.jobs[j]->uuid, uuids[i]) == 0)
+				job = jfs_job_ref(list.jobs[j]);
+		struct job_entry *je = job_entry_get_locked(s, uuids[i], job != NULL);
+		if (job && je) {
+			set_job_locked(s, je, &job, seq, start, mono_done);
+		} else if (!job && je && !je->inflight && je->job) {
+			/* Not in the answer: the cluster deleted it (as when it leaves the
+			 * root listing). */
+			set_negative_locked(s, je, seq, done);
+		}
+		jobs[i] = job;
+	}
+	evict_locked(s);
+	pthread_mutex_unlock(&s->lock);
+
+	struct jfs_listing *l = NULL;
+	if (s->on_fetched && list.n &&
+	    (l = jfs_listing_new(list.jobs, list.n, start, done, mono_done, true)))
+		s->on_fetched(s->on_fetched_arg, l, false, NULL);
+	jfs_listing_unref(l);
+	jfs_job_list_free(&list);
+	return 0;
+}
+
+int jfs_store_refresh(struct jfs_store *s, char *const *uuids, size_t n, struct jfs_job **jobs,
+		      struct jfs_error *e)
+{
+	struct jfs_error local;
+	if (!e)
+		e = &local;
+	for (size_t i = 0; i < n; i++)
+		jobs[i] = NULL;
+	for (size_t i = 0; i < n; i += JFS_STORE_REFRESH_BATCH) {
+		size_t k = n - i < JFS_STORE_REFRESH_BATCH ? n - i : JFS_STORE_REFRESH_BATCH;
+		int rc = refresh_batch(s, uuids + i, k, jobs + i, e);
+		if (rc != 0) {
+			for (size_t j = 0; j < i; j++) {
+				jfs_job_unref(jobs[j]);
+				jobs[j] = NULL;
+			}
+			return rc;
+		}
+	}
+	return 0;
 }
 
 /* ---- housekeeping ------------------------------------------------------------------ */

@@ -48,6 +48,19 @@ void jfs_job_list_free(struct jfs_job_list *list);
 int jfs_client_get(struct jfs_client *c, const char *uuid, struct jfs_job **out,
 		   struct jfs_error *e);
 
+/* The actions a job may be asked to take, NULL-terminated: cancel, pause, resume. */
+extern const char *const jfs_job_actions[];
+
+/* Ask the cluster to act on a job: PATCH /api/cluster/jobs/<uuid>?action=<action>.
+ * Returns 0 when the cluster took it (2xx), else negative errno with e filled: -EINVAL
+ * for an action not in jfs_job_actions (no request made), -ENOENT for a uuid the
+ * cluster does not have (or that is not a uuid: no request made), the cluster's
+ * refusals as jfs_errno_from_http maps them (-ESRCH already finished, -EALREADY,
+ * -EAGAIN, -EOPNOTSUPP, -EACCES), transport errors as jfs_client_get's. Never repeated
+ * once the cluster may have acted (jfs_http_patch). */
+int jfs_client_act(struct jfs_client *c, const char *uuid, const char *action,
+		   struct jfs_error *e);
+
 struct jfs_http *jfs_client_http(struct jfs_client *c);
 
 /* Cancel the client's requests, now and from here on (jfs_http_stop): each fails

@@ -45,8 +45,11 @@ void jfs_error_set_request(struct jfs_error *e, const char *method, const char *
 int jfs_ontap_error_parse(const char *body, size_t len, struct jfs_error *e);
 
 /* The errno for an HTTP status and ONTAP code: 404 or code "4" ENOENT; 401, 403 or
- * code "6" EACCES; other 4xx EINVAL (a query the cluster rejected); 5xx EIO; anything
- * else EIO. */
+ * code "6" EACCES; a job action's refusals: 458762 (already finished) ESRCH, 458771
+ * (resume of a running job) EALREADY, 458776 (pause of a job not running) and 458773
+ * (Job Manager not initialized) EAGAIN, 458783 and 458784 (no pause/resume, no cancel
+ * for this job) EOPNOTSUPP; other 4xx EINVAL (a query the cluster rejected); 5xx EIO;
+ * anything else EIO. */
 int jfs_errno_from_http(long status, const char *code);
 
 /* Write the error as one log line at error level: errno name and text, request,

@@ -69,6 +69,13 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		 struct jfs_error *e);
 void jfs_http_response_free(struct jfs_http_response *resp);
 
+/* PATCH base_url + path, without a body, as jfs_http_get otherwise. A PATCH acts, so it
+ * is tried again only when the cluster cannot have acted on it: no connection was
+ * made, or it answered 503 or 429. After a timeout or a reset, whether it acted is
+ * unknown: the caller is told (-ETIMEDOUT, -ECONNRESET), the request is not repeated. */
+int jfs_http_patch(struct jfs_http *http, const char *path, struct jfs_http_response *resp,
+		   struct jfs_error *e);
+
 /* Stop http's requests, now and from here on: an attempt under way ends within about
  * a second (libcurl's progress callback), a back-off at once, and each, like every
  * later jfs_http_get, fails with -ECANCELED. One lock-free atomic store, so a signal

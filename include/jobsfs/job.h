@@ -70,6 +70,12 @@ void jfs_job_unref(struct jfs_job *job); /* frees at zero; NULL is fine */
 
 /* success or failure: a terminal job never changes until the cluster deletes it. */
 bool jfs_job_is_terminal(const struct jfs_job *job);
+
+/* Whether a job is over for whoever waits on it: any state but queued, running or
+ * paused, as the vendor's clients judge it (older releases also end jobs "cancelled"
+ * or "expired", which this version reads as JFS_JOB_UNKNOWN). A record without a
+ * state is not over. */
+bool jfs_job_ended(const struct jfs_job *job);
 enum jfs_job_state jfs_job_state_parse(const char *s);
 const char *jfs_job_state_name(enum jfs_job_state state);
 

@@ -126,6 +126,21 @@ int64_t jfs_store_job_expires_ms(struct jfs_store *s, const struct jfs_job *job,
  * remains of its ttl in the cache, 0 when the cache does not hold this very job. */
 double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job);
 
+/* uuids a refresh asks for in one request (uuid=a|b|...): 100 uuids make a query of
+ * about 4 KB, well inside what HTTP servers take in a request line. */
+#define JFS_STORE_REFRESH_BATCH 100
+
+/* The jobs with these uuids as the cluster has them now, never from the cache: one
+ * listing request per JFS_STORE_REFRESH_BATCH uuids (uuid=a|b|..., every field), for
+ * whoever waits on many jobs at once. What comes replaces the cached jobs (a change is
+ * reported as any other, and on_fetched sees the records); a uuid the answer lacks is
+ * gone, and its cached job dropped. jobs[i] gets a reference to uuid i's job, or NULL
+ * when the cluster no longer has it. uuids must be valid job uuids (jfs_uuid_is_valid).
+ * Returns 0, or negative errno with e filled when a request failed (then every jobs[i]
+ * is NULL). */
+int jfs_store_refresh(struct jfs_store *s, char *const *uuids, size_t n, struct jfs_job **jobs,
+		      struct jfs_error *e);
+
 /* Housekeeping, to be called about once a second: frees expired jobs, stale listings
  * and expired negative entries, and hands over the uuids of jobs that expired, changed
  * or disappeared since the last call (so the caller can tell the kernel). *uuids is a

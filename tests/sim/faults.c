@@ -25,6 +25,8 @@ static const struct {
 	{ "repeat-next", FAULT_REPEAT_NEXT, false, false, 0, 0, 0 },
 	{ "foreign-next", FAULT_FOREIGN_NEXT, true, true, 0, 0, 0 },
 	{ "empty-pages", FAULT_EMPTY_PAGES, true, true, 0, 1000000, 0 },
+	{ "readonly", FAULT_READONLY, false, false, 0, 0, 0 },
+	{ "jobmgr", FAULT_JOBMGR, false, false, 0, 0, 0 },
 };
 
 int faults_init(struct sim_faults *f)
@@ -170,6 +172,8 @@ static void apply(const struct fault_item *it, struct fault_effect *e)
 		snprintf(e->foreign_origin, sizeof(e->foreign_origin), "%s", it->origin);
 		break;
 	case FAULT_EMPTY_PAGES: e->empty_pages = it->value; break;
+	case FAULT_READONLY: e->readonly = true; break;
+	case FAULT_JOBMGR: e->jobmgr = true; break;
 	}
 }
 

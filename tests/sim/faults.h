@@ -10,7 +10,7 @@
 enum fault_kind {
 	FAULT_LATENCY, FAULT_STALL, FAULT_STATUS, FAULT_RESET, FAULT_TRUNCATE,
 	FAULT_BADJSON, FAULT_BIGFIELD, FAULT_HOSTILE, FAULT_REPEAT_NEXT,
-	FAULT_FOREIGN_NEXT, FAULT_EMPTY_PAGES,
+	FAULT_FOREIGN_NEXT, FAULT_EMPTY_PAGES, FAULT_READONLY, FAULT_JOBMGR,
 };
 
 struct fault_item {
@@ -26,6 +26,8 @@ struct fault_effect {
 	long stall_s;           /* 0: none */
 	int status;             /* 0: none */
 	bool reset, truncate, badjson, hostile, repeat_next;
+	bool readonly;          /* a PATCH is not authorized (403, code 6) */
+	bool jobmgr;            /* a PATCH finds the Job Manager down (code 458773) */
 	size_t bigfield;        /* 0: off */
 	char foreign_origin[256];
 	long empty_pages;

@@ -1318,6 +1318,10 @@ static enum MHD_Result handle_api(struct sim *s, struct MHD_Connection *conn,
 			not_found(&r, uuid_raw);
 		else if (ep == EP_INSTANCE)
 			get_instance(s, uuid, &q, &r);
+		else if (fx.readonly) /* a role that may read, not act */
+			error_body(&r, 403, "6", "not authorized for that command", NULL);
+		else if (fx.jobmgr)
+			error_body(&r, 400, "458773", "Job Manager is not initialized.", NULL);
 		else
 			patch_instance(s, uuid, &q, &r);
 		free(uuid);
