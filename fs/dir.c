@@ -117,14 +117,24 @@ struct dir_entry {
 	const char *name;
 	mode_t mode;
 	const struct jfs_job *job;   /* for attributes */
-	const struct jfs_node *node; /* for attributes; NULL for listings */
+	const struct jfs_node *node; /* for attributes; NULL for listings and ctl */
+	bool ctl;		     /* the ctl file of a job directory */
 };
+
+/* Whether the directory shows a ctl file after the job's fields: a live job's, with
+ * -o control. (wait is never listed: `grep -r` and `find` must not block on it.) */
+static bool has_ctl(const struct jfs_mount *m, const struct dir_handle *dh)
+{
+	return m->control && !dh->p.listing && dh->p.in->kind == JFS_INODE_JOB &&
+	       !dh->p.in->history;
+}
 
 /* Entry i of a directory (after "." and ".."). Returns 1 when entry i exists, 0 past
  * the end, -1 when it is to be skipped (a job past its expiry). */
 static int dir_entry_at(struct jfs_mount *m, const struct dir_handle *dh, size_t i,
 			struct dir_entry *de)
 {
+	de->ctl = false;
 	if (dh->p.listing) {
 		if (i >= dh->p.listing->n)
 			return 0;
@@ -135,6 +145,14 @@ static int dir_entry_at(struct jfs_mount *m, const struct dir_handle *dh, size_t
 		de->name = de->job->name;
 		de->node = &de->job->root;
 		de->mode = S_IFDIR;
+		return 1;
+	}
+	if (i == dh->p.node->nchildren && has_ctl(m, dh)) {
+		de->job = dh->p.job;
+		de->node = NULL;
+		de->name = JFS_CTL_FILE;
+		de->mode = S_IFREG;
+		de->ctl = true;
 		return 1;
 	}
 	if (i >= dh->p.node->nchildren)
@@ -153,6 +171,18 @@ static int child_entry(struct jfs_mount *m, const struct dir_handle *dh,
 	struct jfs_inode *parent = dh->p.in, *in;
 	bool is_job = dh->p.listing != NULL;
 	int rc;
+	if (de->ctl) {
+		rc = jfs_inodes_link(m->inodes, parent, de->name, JFS_INODE_CTL, NULL, NULL, &in);
+		if (rc != 0)
+			return rc;
+		memset(ep, 0, sizeof(*ep));
+		ep->ino = in->ino;
+		ep->generation = 1;
+		jfs_ctl_attr(m, in, &ep->attr);
+		ep->entry_timeout = dh->p.life;
+		ep->attr_timeout = 0;
+		return 0;
+	}
 	if (is_job)
 		rc = jfs_inodes_link(m->inodes, parent, de->name, JFS_INODE_JOB, de->job->uuid,
 				     NULL, &in);
@@ -253,7 +283,8 @@ static int dir_now(struct jfs_mount *m, fuse_ino_t ino, off_t off, struct dir_ha
 	struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
 	if (!in)
 		return -ESTALE;
-	if (in->kind == JFS_INODE_FILE || in->kind == JFS_INODE_GAPS)
+	if (in->kind == JFS_INODE_FILE || in->kind == JFS_INODE_GAPS ||
+	    in->kind == JFS_INODE_WAIT || in->kind == JFS_INODE_CTL)
 		return -ENOTDIR;
 	if (off > 0)
 		return dir_continue(m, in, (uint32_t)((uint64_t)off >> POS_BITS), dh);
@@ -275,7 +306,7 @@ static int dir_now(struct jfs_mount *m, fuse_ino_t ino, off_t off, struct dir_ha
 static size_t last_pos(struct jfs_mount *m, const struct dir_handle *dh)
 {
 	if (!dh->p.listing)
-		return 1 + dh->p.node->nchildren;
+		return 1 + dh->p.node->nchildren + has_ctl(m, dh);
 	const struct jfs_source *src = jfs_source_of(m, dh->p.in);
 	size_t n = dh->p.listing->n;
 	while (n > 0 &&

@@ -69,16 +69,19 @@ void jfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
 	struct jfs_place p;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
 	if (!in) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (in->kind == JFS_INODE_GAPS && !m->no_open) {
-		fi->direct_io = 1; /* made anew at each read */
+	bool ctl = in->kind == JFS_INODE_CTL;
+	if (!ctl && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	/* Made anew at each read, waiting, or acting: straight to us, no page cache
+	 * (without no-open mode; with it, see JFS_WAIT_SIZE and ctl.c). */
+	if ((in->kind == JFS_INODE_GAPS || in->kind == JFS_INODE_WAIT || ctl) && !m->no_open) {
+		fi->direct_io = 1;
 		fi->fh = 0;
 		fuse_reply_open(req, fi);
 		return;
@@ -132,6 +135,14 @@ void jfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
 		if (in && in->kind == JFS_INODE_GAPS) {
 			jfs_gaps_read(req, m, in, size, off);
+			return;
+		}
+		if (in && in->kind == JFS_INODE_WAIT) {
+			jfs_wait_read(req, m, in, size, off);
+			return;
+		}
+		if (in && in->kind == JFS_INODE_CTL) { /* nothing to read */
+			fuse_reply_buf(req, NULL, 0);
 			return;
 		}
 		int rc = in ? jfs_place_resolve(m, in, &p) : -ESTALE;

@@ -250,6 +250,8 @@ static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 		break;
 	case JFS_INODE_NODE:
 	case JFS_INODE_FILE:
+	case JFS_INODE_WAIT:
+	case JFS_INODE_CTL:
 		in->view = parent->view;
 		in->job = parent->job;
 		in->uuid = parent->uuid;
@@ -299,7 +301,7 @@ int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *
 
 	pthread_mutex_lock(&t->lock);
 	struct jfs_inode *in = named_locked(t, parent, name, h);
-	if (in && in->kind == kind) {
+	if (in && in->kind == kind && kind != JFS_INODE_WAIT) {
 		in->nlookup++;
 		pthread_mutex_unlock(&t->lock);
 		jfs_query_free(query);
@@ -308,7 +310,8 @@ int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *
 	}
 	/* Built under the lock so that two racing lookups of one name make one inode. */
 	struct jfs_inode *made = add_locked(t, parent, name, h, kind, uuid, query);
-	if (made && in) /* a field that was a file is now a directory, or the other way */
+	if (made && in) /* a field that was a file is now a directory, or the other way;
+			 * or another reader's wait */
 		unname_locked(t, in);
 	pthread_mutex_unlock(&t->lock);
 	*out = made;
@@ -489,7 +492,8 @@ long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,
 						     cmp_uuid) != NULL;
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct jfs_inode *in = t->by_ino[i]; in; in = in->ino_next) {
-			if (!in->uuid || !in->job->marked)
+			if (!in->uuid || !in->job->marked || in->kind == JFS_INODE_WAIT ||
+			    in->kind == JFS_INODE_CTL)
 				continue;
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 64;

@@ -38,11 +38,18 @@ enum jfs_inode_kind {
 	JFS_INODE_NODE, /* a directory inside a job */
 	JFS_INODE_FILE, /* one version of a file inside a job */
 	JFS_INODE_GAPS, /* MOUNT/.history/gaps: made anew at each read */
+	JFS_INODE_WAIT, /* MOUNT/<uuid>/wait: a read ends when the job does (wait.c);
+			 * a new inode at each lookup, so that each reader has its own
+			 * request, its own interrupt, and no page another one cached */
+	JFS_INODE_CTL,	/* MOUNT/<uuid>/ctl with -o control: a write acts (ctl.c) */
 };
 
 /* The history's tree, reachable by name and never listed (like a view). */
 #define JFS_HISTORY_DIR ".history"
 #define JFS_GAPS_FILE "gaps"
+/* In each job directory: never listed; and with -o control, listed, live jobs only. */
+#define JFS_WAIT_FILE "wait"
+#define JFS_CTL_FILE "ctl"
 
 
 /* A cold `find` over 100,000 jobs makes 1.5 million of these: fields that only some
@@ -56,11 +63,13 @@ struct jfs_inode {
 	struct jfs_inode *parent; /* NULL for the root; the child holds a reference */
 	const char *name;	  /* name in parent ("" for the root) */
 	struct jfs_query *query;  /* ROOT: NULL (every job); VIEW: its whole query */
-	struct jfs_inode *view;	  /* JOB, NODE, FILE: the root or view the job was found in */
-	struct jfs_inode *job;	  /* JOB: itself; NODE, FILE: its job directory */
-	const char *uuid;	  /* JOB, NODE, FILE: the job's uuid; strings live in the
-				   * inode's own allocation (or an ancestor's) */
-	const char *path;	  /* NODE, FILE: path within the job ("svm/name"); JOB: "" */
+	struct jfs_inode *view;	  /* JOB, NODE, FILE, WAIT, CTL: the root or view the job
+				   * was found in */
+	struct jfs_inode *job;	  /* JOB: itself; NODE, FILE, WAIT, CTL: its job directory */
+	const char *uuid;	  /* JOB, NODE, FILE, WAIT, CTL: the job's uuid; strings live
+				   * in the inode's own allocation (or an ancestor's) */
+	const char *path;	  /* NODE, FILE, WAIT, CTL: path within the job ("svm/name");
+				   * JOB: "" */
 
 	/* Guarded by the table's lock. */
 	union {
@@ -94,8 +103,8 @@ void jfs_inodes_free(struct jfs_inodes *t); /* frees every inode left */
 struct jfs_inode *jfs_inodes_get(struct jfs_inodes *t, fuse_ino_t ino);
 
 /* The child `name` of parent, created when new (kind; uuid for JOB; query for VIEW,
- * whose ownership passes to the table either way), with its lookup count raised by
- * one. A ROOT child is the history's root: it and all below it are `history`. A name whose inode is of another kind (a field that was a file is now an
+ * whose ownership passes to the table either way; a WAIT is always new, and takes the
+ * name), with its lookup count raised by one. A ROOT child is the history's root: it and all below it are `history`. A name whose inode is of another kind (a field that was a file is now an
  * object) gets a new inode. Returns 0 or -ENOMEM (query freed). */
 int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
 		    enum jfs_inode_kind kind, const char *uuid, struct jfs_query *query,
@@ -156,7 +165,10 @@ struct jfs_inode_ref {
 
 /* Every inode of the jobs with these uuids (their directories in every view, and the
  * nodes and files inside, the versions of files that lost their name included: the
- * kernel may not have seen the version that took it), in one pass over the table.
+ * kernel may not have seen the version that took it), in one pass over the table;
+ * not their wait and ctl files, whose attributes never change and which the kernel
+ * may hold locked for as long as a read waits or a write acts (invalidating one would
+ * block the caller until then).
  * uuids must be sorted (strcmp). *out is malloc'd (free with jfs_inode_refs_free).
  * Returns the count, or -ENOMEM. */
 long jfs_inodes_of_jobs(struct jfs_inodes *t, char *const *uuids, size_t nuuids,

@@ -77,6 +77,12 @@ static void invalidate_jobs(struct jfs_mount *m, char **uuids, size_t n)
 	jfs_inode_refs_free(refs, (size_t)nrefs);
 }
 
+void jfs_keeper_invalidate_job(struct jfs_mount *m, const char *uuid)
+{
+	char *one = (char *)uuid; /* (invalidate_jobs sorts; one is sorted) */
+	invalidate_jobs(m, &one, 1);
+}
+
 /* Take back the listings the kernel keeps of directories whose listing went stale:
  * their next readdir then starts at offset 0, which refreshes (so a new job shows
  * within ttl and a period of the keeper). */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "inode.h"
+#include "ops.h"
 #include "jobsfs/client.h"
 #include "jobsfs/credentials.h"
 #include "jobsfs/error.h"
@@ -224,7 +225,12 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 		goto out_unmount;
 	}
 	jfs_recording_start(m, rec);
-	int err = jfs_push_start(m);
+	int err = jfs_waits_start(m);
+	if (err != 0) {
+		jfs_err("cannot start the thread behind wait files: %s", strerror(-err));
+		goto out_threads;
+	}
+	err = jfs_push_start(m);
 	if (err != 0) /* a speed-up only: go on */
 		jfs_warn("cannot start the pusher thread (%s): files will not be pushed to the "
 			 "page cache", strerror(-err));
@@ -261,6 +267,7 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 	jfs_stop_end();
 	ret = rc < 0 ? 1 : 0;
 out_threads:
+	jfs_waits_stop(m); /* whoever still waits is told ENOTCONN */
 	jfs_push_free(m);
 	jfs_keeper_stop(m);
 	jfs_recording_stop(m);
@@ -357,8 +364,10 @@ int main(int argc, char *argv[])
 	/* The session checks FUSE's options (an unknown -o fails here), before any
 	 * request is sent; it is mounted later, in run(). */
 	/* Read-only in the kernel too: every write, and every open for writing, fails
-	 * with EROFS there, even when open never reaches us (no-open mode). */
-	if (fuse_opt_add_arg(&args, "-oro") != 0) {
+	 * with EROFS there, even when open never reaches us (no-open mode). With -o
+	 * control, ctl files take writes: then every other write reaches jobsfs, which
+	 * refuses it with EROFS (ops.c). */
+	if (!o.control && fuse_opt_add_arg(&args, "-oro") != 0) {
 		fprintf(stderr, "jobsfs: out of memory\n");
 		goto out_secrets;
 	}
@@ -399,6 +408,7 @@ int main(int argc, char *argv[])
 	m.uid = getuid();
 	m.gid = getgid();
 	m.ttl = o.ttl;
+	m.control = o.control;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	m.mounted_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;

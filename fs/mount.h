@@ -19,6 +19,7 @@ struct jfs_store;
 struct jfs_inodes;
 struct jfs_pusher;
 struct jfs_snapshots;
+struct jfs_waits;
 
 /* An open file or directory; linked in the mount so that handles the kernel never
  * released (it may drop RELEASE at unmount) are freed at exit. */
@@ -40,6 +41,7 @@ struct jfs_mount {
 	uid_t uid;		   /* owner of every file: the mounting user */
 	gid_t gid;
 	double ttl;		   /* seconds */
+	bool control;		   /* -o control: ctl files act on jobs */
 	int64_t mounted_ms;	   /* wall clock at start: the mtime of a directory never
 				    * listed yet */
 
@@ -61,6 +63,10 @@ struct jfs_mount {
 
 	/* What directory reads in several calls walk (snapshot.h); has its own lock. */
 	struct jfs_snapshots *snapshots;
+
+	/* Reads of wait files waiting for their jobs to end (wait.c): set before the
+	 * session loop starts, ended after; has its own lock. */
+	struct jfs_waits *waits;
 
 	/* Set by init (before any other request), then read-only: the kernel opens
 	 * files and directories itself, without asking (FUSE_CAP_NO_OPEN_SUPPORT,
@@ -95,6 +101,13 @@ void jfs_keeper_destroy(struct jfs_mount *m);
  * and tells the kernel to drop what it holds of jobs that expired or changed. */
 int jfs_keeper_start(struct jfs_mount *m);
 void jfs_keeper_stop(struct jfs_mount *m);
+
+/* Take back, now, what the kernel holds of the job with this uuid (its names in every
+ * view, its directories' attributes, the listings showing it), as the keeper does for
+ * a change: for a request handler that just changed the job (ctl.c). Allowed from a
+ * handler by libfuse's rules as long as the request is on none of those inodes (a
+ * ctl or wait file is never invalidated). */
+void jfs_keeper_invalidate_job(struct jfs_mount *m, const char *uuid);
 
 /* The store's on_change: wake the keeper to invalidate what changed at once. Takes
  * only keeper_lock, so it may be called with the store's lock held. */

@@ -183,6 +183,46 @@ static void lookup_node(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 	jfs_place_release(&p);
 }
 
+/* The wait file of a job directory (never listed), and its ctl file (-o control, live
+ * jobs only): the job must be there; their attributes never change, and so are kept.
+ * Each lookup of wait makes a new inode (inode.h), and its name is not kept, so that
+ * each reader gets its own. */
+static void lookup_special(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *parent,
+			   enum jfs_inode_kind kind, const char *name)
+{
+	struct jfs_place p;
+	int rc = jfs_place_resolve(m, parent, &p);
+	if (rc != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	struct jfs_inode *in;
+	rc = jfs_inodes_link(m->inodes, parent, name, kind, NULL, NULL, &in);
+	if (rc != 0) {
+		jfs_place_release(&p);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	struct fuse_entry_param ep;
+	memset(&ep, 0, sizeof(ep));
+	ep.ino = in->ino;
+	ep.generation = 1;
+	if (kind == JFS_INODE_WAIT) {
+		jfs_wait_attr(m, in, &ep.attr);
+		ep.attr_timeout = JFS_FILE_ATTR_TIMEOUT;
+		ep.entry_timeout = 0;
+	} else {
+		/* Its size stays 0: the kernel asks again after each write, so that
+		 * what a write left in its page cache is dropped. */
+		jfs_ctl_attr(m, in, &ep.attr);
+		ep.attr_timeout = 0;
+		ep.entry_timeout = p.life;
+	}
+	jfs_place_release(&p);
+	if (fuse_reply_entry(req, &ep) != 0)
+		jfs_inodes_forget(m->inodes, in->ino, 1);
+}
+
 /* MOUNT/.history (the history's root) and MOUNT/.history/gaps: reachable by name,
  * never listed, so `ls MOUNT` and `grep -r MOUNT` see live jobs only. */
 static void lookup_history(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *parent,
@@ -245,11 +285,23 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			lookup_job(req, m, pin, name);
 		return;
 	case JFS_INODE_JOB:
+		if (strcmp(name, JFS_WAIT_FILE) == 0) {
+			lookup_special(req, m, pin, JFS_INODE_WAIT, name);
+			return;
+		}
+		if (m->control && !pin->history && strcmp(name, JFS_CTL_FILE) == 0) {
+			lookup_special(req, m, pin, JFS_INODE_CTL, name);
+			return;
+		}
+		lookup_node(req, m, pin, name);
+		return;
 	case JFS_INODE_NODE:
 		lookup_node(req, m, pin, name);
 		return;
 	case JFS_INODE_FILE:
 	case JFS_INODE_GAPS:
+	case JFS_INODE_WAIT:
+	case JFS_INODE_CTL:
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
@@ -286,6 +338,17 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, timeout);
 		return;
 	}
+	/* Never blocks, never asks the cluster: constant attributes. */
+	if (in->kind == JFS_INODE_WAIT) {
+		jfs_wait_attr(m, in, &st);
+		fuse_reply_attr(req, &st, JFS_FILE_ATTR_TIMEOUT);
+		return;
+	}
+	if (in->kind == JFS_INODE_CTL) {
+		jfs_ctl_attr(m, in, &st);
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
 	/* A directory answers from the listing it last served, even stale: fetching
 	 * here would make a walk of every page out of each stat of the root. One never
 	 * listed answers without the cluster: a directory's own attributes never need it. */
@@ -309,11 +372,11 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	st.f_frsize = 4096;
 	st.f_files = jfs_inodes_count(m->inodes);
 	st.f_namemax = 255;
-	st.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
+	st.f_flag = (m->control ? 0 : ST_RDONLY) | ST_NOSUID | ST_NODEV;
 	fuse_reply_statfs(req, &st);
 }
 
-/* ---- the mount is read-only ---------------------------------------------------------- */
+/* ---- the mount is read-only, but for ctl files -------------------------------------- */
 
 static void rofs(fuse_req_t req)
 {
@@ -335,11 +398,31 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t mode,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	rofs(req);
+	struct jfs_mount *m = jfs_mount_of(req);
+	struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
+	if (in && in->kind == JFS_INODE_CTL)
+		jfs_ctl_write(req, m, in, buf, size);
+	else
+		rofs(req);
 }
+
+/* Only the truncation of a ctl file that `echo cancel > ctl` opens with (O_TRUNC,
+ * which the kernel sends as a setattr of size 0): it is always empty already. */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
+	struct jfs_mount *m = jfs_mount_of(req);
+	struct jfs_inode *in = jfs_inodes_get(m->inodes, ino);
+	/* (with the times a truncation sets: ignored, the file's never change) */
+	const int allowed = FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+			    FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+	if (in && in->kind == JFS_INODE_CTL && (to_set & FUSE_SET_ATTR_SIZE) &&
+	    attr->st_size == 0 && (to_set & ~allowed) == 0) {
+		struct stat st;
+		jfs_ctl_attr(m, in, &st);
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
 	rofs(req);
 }
 static void op_rename(fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np,
@@ -374,6 +457,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	}
+	/* Reads through the page cache are sent from the reader's own thread, and so
+	 * can be interrupted: a read of a wait file waits for a job (wait.c), and an
+	 * asynchronous read would neither hear Ctrl-C nor leave the kernel's dozen
+	 * background slots to the other readers while it waits. Files here are a page
+	 * or two: nothing to overlap. */
+	conn->want &= ~FUSE_CAP_ASYNC_READ;
 	/* Drop cached pages when a file's mtime or size changes. */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;

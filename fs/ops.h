@@ -23,4 +23,24 @@ double jfs_gaps_attr(struct jfs_mount *m, const struct jfs_inode *in, struct sta
 void jfs_gaps_read(fuse_req_t req, struct jfs_mount *m, const struct jfs_inode *in,
 		   size_t size, off_t off);
 
+/* MOUNT/<uuid>/wait (wait.c). Its size: a page, for the kernel's page cache to ask
+ * for (no-open mode gives it no direct I/O); the read's short answer ("success\n")
+ * sets the size the reader sees. Its attributes never change. */
+#define JFS_WAIT_SIZE 4096
+void jfs_wait_attr(struct jfs_mount *m, const struct jfs_inode *in, struct stat *st);
+/* A read: answered at once when the job is over (or from the history, or gone), else
+ * when it ends, from the watch's thread; EINTR when the kernel interrupts it. */
+void jfs_wait_read(fuse_req_t req, struct jfs_mount *m, const struct jfs_inode *in,
+		   size_t size, off_t off);
+/* Start the watch behind the waiters (after fuse_daemonize: a thread), and end it,
+ * answering whoever still waits ENOTCONN. 0 or negative errno. */
+int jfs_waits_start(struct jfs_mount *m);
+void jfs_waits_stop(struct jfs_mount *m);
+
+/* MOUNT/<uuid>/ctl with -o control (ctl.c): its attributes (mode 0200, size 0), and a
+ * write of one command. */
+void jfs_ctl_attr(struct jfs_mount *m, const struct jfs_inode *in, struct stat *st);
+void jfs_ctl_write(fuse_req_t req, struct jfs_mount *m, const struct jfs_inode *in,
+		   const char *buf, size_t size);
+
 #endif

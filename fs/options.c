@@ -41,6 +41,7 @@ enum {
 	KEY_HISTORY_KEEP,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMISSIONS,
+	KEY_CONTROL,
 };
 
 static const struct fuse_opt jfs_opt_spec[] = {
@@ -67,6 +68,7 @@ static const struct fuse_opt jfs_opt_spec[] = {
 	FUSE_OPT_KEY("history=", KEY_HISTORY),
 	FUSE_OPT_KEY("record=", KEY_RECORD),
 	FUSE_OPT_KEY("history_keep=", KEY_HISTORY_KEEP),
+	FUSE_OPT_KEY("control", KEY_CONTROL),
 	/* libfuse's, noted here for the allow_other rule and then left to libfuse. */
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
@@ -109,8 +111,11 @@ void jfs_options_usage(const char *prog)
 	       "                           readers fetch)\n"
 	       "    -o history_keep=DAYS   prune finished jobs older than this (default %d;\n"
 	       "                           0 keeps them all)\n"
+	       "    -o control             MOUNT/<uuid>/ctl takes cancel, pause or resume (one\n"
+	       "                           PATCH each); without it the mount is read-only\n"
 	       "    -o allow_other         let other users in: only with -o default_permissions\n"
-	       "                           (the kernel then enforces the read-only modes)\n"
+	       "                           (the kernel then enforces the modes: only the\n"
+	       "                           mount's owner may write ctl)\n"
 	       "    -h, --help             this help\n"
 	       "    -V, --version          versions\n"
 	       "\n"
@@ -300,6 +305,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_HISTORY_KEEP:
 		return parse_long(arg, 0, 100L * 365, &o->history_keep);
+	case KEY_CONTROL:
+		o->control = true;
+		return 0;
 	case KEY_ALLOW_OTHER:
 		o->allow_other = true;
 		return 1;

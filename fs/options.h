@@ -28,6 +28,7 @@ struct jfs_options {
 	bool history_off;    /* -o history=off */
 	double record;	     /* seconds between the recorder's listings (60); 0: off */
 	long history_keep;   /* days (30); 0: for ever */
+	bool control;	     /* -o control: ctl files take cancel|pause|resume */
 	bool allow_other;	  /* FUSE's allow_other was given (left in args for libfuse) */
 	bool default_permissions; /* and default_permissions (likewise) */
 	bool show_help;

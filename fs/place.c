@@ -110,7 +110,9 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 					   in->path);
 		break;
 	case JFS_INODE_GAPS: /* a file made anew at each read (gaps.c), no job's */
-		rc = jfs_error_set(&e, ENOTDIR, "not a job's file");
+	case JFS_INODE_WAIT: /* files of no version: wait.c and ctl.c serve them */
+	case JFS_INODE_CTL:
+		rc = jfs_error_set(&e, ENOTDIR, "not a directory, nor a job's field");
 		break;
 	default:
 		rc = -EIO;

@@ -169,15 +169,35 @@ static char *put_text(struct builder *b, const char *s, size_t len, bool newline
 	return p;
 }
 
+/* Top-level names a job directory gives to files of its own (the record; the wait
+ * and ctl files of the filesystem): a field of the same name is shown with one byte
+ * escaped, an escape jfs_name_encode never makes, so it can be no other field's. */
+static const struct {
+	const char *raw, *shown;
+} reserved[] = {
+	{ JOB_JSON, "job%2Ejson" },
+	{ "wait", "%77ait" },
+	{ "ctl", "%63tl" },
+};
+
+static const char *reserved_name(const char *raw)
+{
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strcmp(raw, reserved[i].raw) == 0)
+			return reserved[i].shown;
+	return NULL;
+}
+
 /* Place the encoded form of a field name; NULL name and false when it cannot be one.
- * A top-level "job.json" becomes "job%2Ejson" so it cannot shadow the record file. */
+ * A top-level reserved name is shown escaped (see reserved[]). */
 static bool put_name(struct builder *b, const char *raw, bool top, char **name)
 {
 	char buf[NAME_MAX + 1];
 	ssize_t n;
+	const char *shown = top ? reserved_name(raw) : NULL;
 
-	if (top && strcmp(raw, JOB_JSON) == 0) {
-		strcpy(buf, "job%2Ejson");
+	if (shown) {
+		strcpy(buf, shown);
 		n = (ssize_t)strlen(buf);
 	} else {
 		n = encode_name(raw, buf);
@@ -199,8 +219,8 @@ static bool keeps_member(const char *key, bool top)
 {
 	if (strcmp(key, LINKS) == 0)
 		return false;
-	if (top && strcmp(key, JOB_JSON) == 0)
-		return true; /* shown as job%2Ejson */
+	if (top && reserved_name(key))
+		return true; /* shown escaped */
 	return encode_name(key, NULL) >= 0;
 }
 

@@ -930,6 +930,24 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 	return rc;
 }
 
+void jfs_store_forget(struct jfs_store *s, const char *uuid)
+{
+	pthread_mutex_lock(&s->lock);
+	struct job_entry *je = job_entry_get_locked(s, uuid, false);
+	if (je) {
+		if (je->job)
+			queue_changed_locked(s, uuid);
+		entry_drop_job_locked(s, je);
+		je->negative_until_ms = 0;
+		/* A fetch that started before now (of the job or of a listing) answers
+		 * what was true before: kept out by the sequence. The entry stays for
+		 * that; the sweep frees it. */
+		je->data_seq = ++s->seq;
+		failure_forget_locked(&je->failed);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* ---- refreshing chosen jobs -------------------------------------------------------- */
 
 /* One batch of jfs_store_refresh: uuids[0..n) by one listing "uuid=a|b|...". */

@@ -90,8 +90,9 @@ const struct jfs_node *jfs_node_lookup(const struct jfs_node *dir, const char *p
 
 /* A name from the cluster made safe as one file name, reversibly: '%' -> %25,
  * '/' -> %2F, control bytes -> %XX; the empty name -> "%", "." -> "%2E", ".." ->
- * "%2E%2E". (A top-level field named "job.json" is shown as "job%2Ejson" by
- * jfs_job_from_json, so it cannot shadow the record file.) Returns a malloc'd string,
+ * "%2E%2E". (Top-level fields named "job.json", "wait" and "ctl" are shown as
+ * "job%2Ejson", "%77ait" and "%63tl" by jfs_job_from_json, so that none shadows the
+ * record file or the filesystem's own files.) Returns a malloc'd string,
  * or NULL when the result would exceed NAME_MAX (errno ENAMETOOLONG) or on ENOMEM. */
 char *jfs_name_encode(const char *raw);
 

@@ -126,6 +126,11 @@ int64_t jfs_store_job_expires_ms(struct jfs_store *s, const struct jfs_job *job,
  * remains of its ttl in the cache, 0 when the cache does not hold this very job. */
 double jfs_store_job_life(struct jfs_store *s, const struct jfs_job *job);
 
+/* Forget what is cached of the job with this uuid (someone just acted on it): the
+ * next jfs_store_job asks the cluster, and a fetch of it already under way is not
+ * kept. Reported as a change (jfs_store_take_changes). */
+void jfs_store_forget(struct jfs_store *s, const char *uuid);
+
 /* uuids a refresh asks for in one request (uuid=a|b|...): 100 uuids make a query of
  * about 4 KB, well inside what HTTP servers take in a request line. */
 #define JFS_STORE_REFRESH_BATCH 100

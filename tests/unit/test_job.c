@@ -599,12 +599,32 @@ START_TEST(name_to_uuid_one_name)
 }
 END_TEST
 
+/* The filesystem's own names in a job directory (wait, ctl) are never a field's: a
+ * top-level field so named is shown escaped; deeper down, names are as sent. */
+START_TEST(reserved_names_escaped)
+{
+	static const char rec[] = "{\"uuid\":\"u1\",\"state\":\"running\",\"wait\":1,"
+				  "\"ctl\":\"x\",\"svm\":{\"wait\":2,\"ctl\":3}}";
+	struct jfs_job *job = NULL;
+	struct jfs_error e = { 0 };
+	ck_assert_int_eq(jfs_job_parse(rec, sizeof(rec) - 1, 64, &job, &e), 0);
+	ck_assert_ptr_null(jfs_node_child(&job->root, "wait"));
+	ck_assert_ptr_null(jfs_node_child(&job->root, "ctl"));
+	assert_file(&job->root, "%77ait", "1\n");
+	assert_file(&job->root, "%63tl", "x\n");
+	assert_file(&job->root, "svm/wait", "2\n");
+	assert_file(&job->root, "svm/ctl", "3\n");
+	jfs_job_unref(job);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("job");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, svm_job);
+	tcase_add_test(tc, reserved_names_escaped);
 	tcase_add_test(tc, uuid_syntax);
 	tcase_add_test(tc, name_to_uuid_one_name);
 	tcase_add_test(tc, job_json_file);
