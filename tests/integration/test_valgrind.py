@@ -10,12 +10,14 @@ cat of every job's state, a view, grep -r, and fusermount3 -u. Passes when jobsf
 Exit 77 without valgrind, FUSE or the binaries.
 """
 
+import errno
 import os
 import re
 import shutil
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
@@ -64,7 +66,7 @@ def main():
     sim = harness.Sim(sim_path, ["--jobs", str(JOBS), "--rate", "5", "--seed", "7"])
     # With a history (and its recorder) on: its code runs under valgrind too.
     m = harness.Mount(wrapper(tmp, valgrind, jobsfs, vglog), sim.url, mp,
-                      ["ttl=1", "timeout=10", "page_size=25", "record=2",
+                      ["ttl=1", "timeout=10", "page_size=25", "record=2", "control",
                        "history=" + os.path.join(tmp, "history.sqlite")], timeout=60)
     failures = []
 
@@ -131,6 +133,39 @@ def main():
         run(["cat", os.path.join(hist, "gaps")])
 
     step("the history (.history, a view, gaps)", history)
+
+    def wait_and_ctl():
+        uuid = sim.new_job(description="Vol Move", state="running")["uuid"]
+        wait = os.path.join(mp, uuid, "wait")
+        box = []
+
+        def reader():
+            try:
+                with open(wait, "rb") as f:
+                    box.append(f.read())
+            except OSError as e:
+                box.append(e)
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        # One waiter interrupted (Ctrl-C), one answered when the job ends.
+        r = run(["timeout", "-s", "INT", "2", "cat", wait], ok=(124,))
+        assert r.returncode == 124
+        with open(os.path.join(mp, uuid, "ctl"), "w") as f:
+            f.write("pause\n")
+        with open(os.path.join(mp, uuid, "state"), "rb") as f:
+            assert f.read() == b"paused\n"
+        try:
+            with open(os.path.join(mp, uuid, "ctl"), "w") as f:
+                f.write("bogus\n")
+            raise AssertionError("ctl took a bogus command")
+        except OSError as e:
+            assert e.errno == errno.EINVAL, e
+        with open(os.path.join(mp, uuid, "ctl"), "w") as f:
+            f.write("cancel\n")
+        t.join(30)
+        assert box == [b"failure\n"], box
+
+    step("wait and ctl", wait_and_ctl)
 
     rc = m.unmount(timeout=60)
     sim.stop()

@@ -286,6 +286,23 @@ class Case:
         finally:
             m.unmount()
 
+    def stopped_with_waiters(self):
+        m = self.mount()
+        uuid = self.running()
+        readers = [Reader(os.path.join(m.mountpoint, uuid, "wait")) for _ in range(3)]
+        time.sleep(1)
+        assert all(r.result is None for r in readers)
+        t0 = time.monotonic()
+        m.proc.send_signal(signal.SIGTERM)
+        for r in readers:  # each told the mount is going, none left hanging
+            got = r.join(10)
+            assert isinstance(got, OSError), got
+        m.proc.wait(10)
+        took = time.monotonic() - t0
+        assert m.proc.returncode == 0, (m.proc.returncode, m.stderr()[-1500:])
+        assert took < 5, "exit took %.2fs" % took
+        m.unmount()
+
     # ---- ctl --------------------------------------------------------------------------
 
     def write_ctl(self, path, text):
@@ -438,6 +455,7 @@ def main():
         ("wait: deleted (ENOENT), expired (history's state)", c.gone_while_waited),
         ("wait: a signal ends the read with EINTR at once", c.interrupted),
         ("wait: 1,000 waiters hold no worker, one poll per ttl", c.thousand_waiters),
+        ("wait: SIGTERM with waiters: they fail, exit 0 at once", c.stopped_with_waiters),
         ("ctl: absent and EROFS without -o control", c.no_control_is_read_only),
         ("ctl: cancel, pause, resume; state shows it at once", c.control_acts),
         ("ctl: each refusal's errno and log line; EROFS else", c.control_refusals),
