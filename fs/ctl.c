@@ -20,16 +20,7 @@
 
 void jfs_ctl_attr(struct jfs_mount *m, const struct jfs_inode *in, struct stat *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = in->ino;
-	st->st_mode = S_IFREG | 0200;
-	st->st_nlink = 1;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
-	st->st_blksize = 4096;
-	st->st_mtim.tv_sec = m->mounted_ms / 1000;
-	st->st_mtim.tv_nsec = (m->mounted_ms % 1000) * 1000000;
-	st->st_ctim = st->st_atim = st->st_mtim;
+	jfs_file_attr_fill(m, in->ino, 0200, 0, m->mounted_ms, st);
 }
 
 /* The action a write names, or NULL. */

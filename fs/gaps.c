@@ -32,16 +32,8 @@ double jfs_gaps_attr(struct jfs_mount *m, const struct jfs_inode *in, struct sta
 	gaps_text(m, in, &text, &len); /* a failing history shows an empty file; read says why */
 	free(text);
 	clock_gettime(CLOCK_REALTIME, &now);
-	memset(st, 0, sizeof(*st));
-	st->st_ino = in->ino;
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
-	st->st_blksize = 4096;
-	st->st_size = (off_t)len;
-	st->st_blocks = (blkcnt_t)((len + 511) / 512);
-	st->st_mtim = st->st_ctim = st->st_atim = now;
+	jfs_file_attr_fill(m, in->ino, 0444, len,
+			   (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, st);
 	return 0; /* asked again at each use */
 }
 

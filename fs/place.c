@@ -156,6 +156,21 @@ static nlink_t subdirs(const struct jfs_node *dir)
 	return n;
 }
 
+void jfs_file_attr_fill(struct jfs_mount *m, fuse_ino_t ino, mode_t perm, size_t size,
+			int64_t mtime_ms, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | perm;
+	st->st_nlink = 1;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_blksize = 4096;
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	st->st_mtim = st->st_ctim = st->st_atim = ts_ms(mtime_ms);
+}
+
 void jfs_node_attr_fill(struct jfs_mount *m, fuse_ino_t ino, const struct jfs_job *job,
 			const struct jfs_node *node, struct stat *st)
 {

@@ -59,6 +59,11 @@ void jfs_place_log_failure(const struct jfs_inode *in, const char *child, int rc
 bool jfs_view_has_fields(const struct jfs_inode *view);
 bool jfs_view_has_cap(const struct jfs_inode *view);
 
+/* Attributes of a regular file of the mount's owner that is no job's field (gaps,
+ * wait, ctl): permission bits perm, size bytes, modified at mtime_ms. */
+void jfs_file_attr_fill(struct jfs_mount *m, fuse_ino_t ino, mode_t perm, size_t size,
+			int64_t mtime_ms, struct stat *st);
+
 /* Attributes of a node of job (inode number ino), and of a resolved place; the
  * latter returns the seconds the kernel may keep them: p->life, and for a listing no
  * longer than until the next of its jobs expires (its mtime moves then, so that the

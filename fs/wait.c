@@ -293,18 +293,7 @@ void jfs_wait_read(fuse_req_t req, struct jfs_mount *m, const struct jfs_inode *
 
 void jfs_wait_attr(struct jfs_mount *m, const struct jfs_inode *in, struct stat *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = in->ino;
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
-	st->st_blksize = 4096;
-	st->st_size = JFS_WAIT_SIZE;
-	st->st_blocks = JFS_WAIT_SIZE / 512;
-	st->st_mtim.tv_sec = m->mounted_ms / 1000;
-	st->st_mtim.tv_nsec = (m->mounted_ms % 1000) * 1000000;
-	st->st_ctim = st->st_atim = st->st_mtim;
+	jfs_file_attr_fill(m, in->ino, 0444, JFS_WAIT_SIZE, m->mounted_ms, st);
 }
 
 int jfs_waits_start(struct jfs_mount *m)

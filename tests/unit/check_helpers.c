@@ -5,6 +5,7 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,6 +140,19 @@ long sim_request(const struct sim *s, const char *method, const char *path,
 	else
 		free(b.data);
 	return status;
+}
+
+struct json_object *sim_call_json(const struct sim *s, const char *method, const char *path,
+				  const char *body, long want_status)
+{
+	char *resp = NULL;
+	long status = sim_request(s, method, path, body, &resp);
+	ck_assert_msg(status == want_status, "%s %s: HTTP %ld, wanted %ld: %s", method, path,
+		      status, want_status, resp ? resp : "");
+	struct json_object *root = resp && *resp ? json_tokener_parse(resp) : NULL;
+	ck_assert_msg(root != NULL || !resp || !*resp, "%s %s: not JSON: %s", method, path, resp);
+	free(resp);
+	return root;
 }
 
 void sim_faults(const struct sim *s, const char *spec)

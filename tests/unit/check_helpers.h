@@ -48,6 +48,12 @@ CURL *sim_curl(const struct sim *s, const char *method, const char *path, long t
 long sim_request(const struct sim *s, const char *method, const char *path,
 		 const char *body, char **resp);
 
+/* sim_request that fails the test unless the status is want_status, and returns the
+ * answer parsed (NULL for an empty body; fails the test when it is not JSON). */
+struct json_object;
+struct json_object *sim_call_json(const struct sim *s, const char *method, const char *path,
+				  const char *body, long want_status);
+
 /* Set the simulator's faults (POST /_sim/faults spec); fails the test unless accepted. */
 void sim_faults(const struct sim *s, const char *spec);
 

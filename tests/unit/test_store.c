@@ -82,16 +82,9 @@ static void sim_teardown(void)
 }
 
 static struct json_object *sim_json(const char *method, const char *path, const char *body,
-				    long want_status)
+				    long want)
 {
-	char *resp = NULL;
-	long status = sim_request(&sim, method, path, body, &resp);
-	ck_assert_msg(status == want_status, "%s %s: HTTP %ld, wanted %ld: %s", method, path,
-		      status, want_status, resp ? resp : "");
-	struct json_object *root = json_tokener_parse(resp);
-	ck_assert_msg(root != NULL, "%s %s: not JSON: %s", method, path, resp);
-	free(resp);
-	return root;
+	return sim_call_json(&sim, method, path, body, want);
 }
 
 /* Requests the simulator received on one endpoint since the last reset. */
