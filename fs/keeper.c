@@ -33,6 +33,14 @@ static void keeper_test_delay(void)
 	}
 }
 
+/* The keeper's cond waits on the monotonic clock: a step of the wall clock (NTP, a
+ * VM resumed) neither stops nor hurries the sweeps. */
+static struct timespec mono_ts(int64_t at)
+{
+	struct timespec t = { .tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000 };
+	return t;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -77,10 +85,80 @@ static void invalidate_jobs(struct jfs_mount *m, char **uuids, size_t n)
 	jfs_inode_refs_free(refs, (size_t)nrefs);
 }
 
+/* A handler's request (jfs_keeper_invalidate_job). Guarded by keeper_lock. */
+struct jfs_keeper_request {
+	struct jfs_keeper_request *next;
+	char *uuid;
+	bool done;
+	bool abandoned; /* its handler stopped waiting: the keeper frees it */
+};
+
+static void request_free(struct jfs_keeper_request *r)
+{
+	free(r->uuid);
+	free(r);
+}
+
+/* Do the requests taken off keeper_asked (called without the lock), then tell. */
+static void serve_requests(struct jfs_mount *m, struct jfs_keeper_request *asked)
+{
+	size_t n = 0;
+	for (struct jfs_keeper_request *r = asked; r; r = r->next)
+		n++;
+	char **uuids = malloc(n * sizeof(*uuids));
+	if (uuids) {
+		n = 0;
+		for (struct jfs_keeper_request *r = asked; r; r = r->next)
+			uuids[n++] = r->uuid;
+		invalidate_jobs(m, uuids, n);
+		free(uuids);
+	}
+	pthread_mutex_lock(&m->keeper_lock);
+	for (struct jfs_keeper_request *r = asked, *next; r; r = next) {
+		next = r->next;
+		if (r->abandoned)
+			request_free(r);
+		else
+			r->done = true;
+	}
+	pthread_cond_broadcast(&m->keeper_done);
+	pthread_mutex_unlock(&m->keeper_lock);
+}
+
 void jfs_keeper_invalidate_job(struct jfs_mount *m, const char *uuid)
 {
-	char *one = (char *)uuid; /* (invalidate_jobs sorts; one is sorted) */
-	invalidate_jobs(m, &one, 1);
+	struct jfs_keeper_request *r = calloc(1, sizeof(*r));
+	if (r && !(r->uuid = strdup(uuid))) {
+		free(r);
+		r = NULL;
+	}
+	if (!r)
+		return; /* out of memory: the store's change reaches the keeper anyway */
+	struct timespec until = mono_ts(jfs_mono_ms() + JFS_KEEPER_ASK_MS);
+	pthread_mutex_lock(&m->keeper_lock);
+	r->next = m->keeper_asked;
+	m->keeper_asked = r;
+	pthread_cond_signal(&m->keeper_cond);
+	while (!r->done &&
+	       pthread_cond_timedwait(&m->keeper_done, &m->keeper_lock, &until) != ETIMEDOUT)
+		;
+	bool ours = true;
+	if (!r->done) {
+		struct jfs_keeper_request **p = &m->keeper_asked;
+		while (*p && *p != r)
+			p = &(*p)->next;
+		if (*p) {
+			*p = r->next; /* never taken: ours to free */
+		} else {
+			r->abandoned = true; /* the keeper has it, and frees it */
+			ours = false;
+		}
+		jfs_debug("the keeper did not take back job %s within %d ms", uuid,
+			  JFS_KEEPER_ASK_MS);
+	}
+	pthread_mutex_unlock(&m->keeper_lock);
+	if (ours)
+		request_free(r);
 }
 
 /* Take back the listings the kernel keeps of directories whose listing went stale:
@@ -98,14 +176,6 @@ static void invalidate_stale_dirs(struct jfs_mount *m)
 	free(inos);
 }
 
-/* The keeper's cond waits on the monotonic clock: a step of the wall clock (NTP, a
- * VM resumed) neither stops nor hurries the sweeps. */
-static struct timespec mono_ts(int64_t at)
-{
-	struct timespec t = { .tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000 };
-	return t;
-}
-
 static void *keeper_main(void *arg)
 {
 	struct jfs_mount *m = arg;
@@ -114,14 +184,19 @@ static void *keeper_main(void *arg)
 	pthread_mutex_lock(&m->keeper_lock);
 	while (!m->keeper_stop) {
 		struct timespec next_sweep = mono_ts(next_sweep_ms);
-		while (!m->keeper_stop && !m->keeper_kick &&
+		while (!m->keeper_stop && !m->keeper_kick && !m->keeper_asked &&
 		       pthread_cond_timedwait(&m->keeper_cond, &m->keeper_lock, &next_sweep) !=
 			       ETIMEDOUT)
 			;
 		if (m->keeper_stop)
 			break;
 		m->keeper_kick = false;
+		struct jfs_keeper_request *asked = m->keeper_asked;
+		m->keeper_asked = NULL;
 		pthread_mutex_unlock(&m->keeper_lock);
+
+		if (asked) /* a handler waits for these: first */
+			serve_requests(m, asked);
 
 		/* A kick hands over changes at once; the full sweep runs on the period. */
 		bool sweep = jfs_mono_ms() >= next_sweep_ms;
@@ -164,12 +239,15 @@ int jfs_keeper_init(struct jfs_mount *m)
 	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	if (rc == 0)
 		rc = pthread_cond_init(&m->keeper_cond, &attr);
+	if (rc == 0 && (rc = pthread_cond_init(&m->keeper_done, &attr)) != 0)
+		pthread_cond_destroy(&m->keeper_cond);
 	pthread_condattr_destroy(&attr);
 	if (rc != 0)
 		return -rc;
 	rc = pthread_mutex_init(&m->keeper_lock, NULL);
 	if (rc != 0) {
 		pthread_cond_destroy(&m->keeper_cond);
+		pthread_cond_destroy(&m->keeper_done);
 		return -rc;
 	}
 	const char *delay = getenv("JOBSFS_TEST_KEEPER_DELAY_MS");
@@ -179,6 +257,7 @@ int jfs_keeper_init(struct jfs_mount *m)
 
 void jfs_keeper_destroy(struct jfs_mount *m)
 {
+	pthread_cond_destroy(&m->keeper_done);
 	pthread_cond_destroy(&m->keeper_cond);
 	pthread_mutex_destroy(&m->keeper_lock);
 }

@@ -20,6 +20,7 @@ struct jfs_inodes;
 struct jfs_pusher;
 struct jfs_snapshots;
 struct jfs_waits;
+struct jfs_keeper_request;
 
 /* An open file or directory; linked in the mount so that handles the kernel never
  * released (it may drop RELEASE at unmount) are freed at exit. */
@@ -51,11 +52,14 @@ struct jfs_mount {
 	/* The housekeeping thread (keeper.c). */
 	pthread_t keeper;
 	bool keeper_running;	   /* only touched by the thread that starts/stops it */
-	pthread_mutex_t keeper_lock; /* guards keeper_stop and keeper_kick */
-	pthread_cond_t keeper_cond;  /* signalled when either turns true; on
-				      * CLOCK_MONOTONIC (jfs_keeper_init) */
+	pthread_mutex_t keeper_lock; /* guards keeper_stop, keeper_kick, keeper_asked
+				      * and the requests on it */
+	pthread_cond_t keeper_cond;  /* signalled when either turns true, or a request
+				      * comes; on CLOCK_MONOTONIC (jfs_keeper_init) */
+	pthread_cond_t keeper_done;  /* broadcast when requests are done; likewise */
 	bool keeper_stop;
 	bool keeper_kick;	     /* the store has changes to hand over now */
+	struct jfs_keeper_request *keeper_asked; /* handlers' requests (keeper.c) */
 
 	/* Pushing files to the page cache (push.c): set before the session loop
 	 * starts, cleared after it ends; NULL when pushing is off. Has its own lock. */
@@ -102,11 +106,13 @@ void jfs_keeper_destroy(struct jfs_mount *m);
 int jfs_keeper_start(struct jfs_mount *m);
 void jfs_keeper_stop(struct jfs_mount *m);
 
-/* Take back, now, what the kernel holds of the job with this uuid (its names in every
- * view, its directories' attributes, the listings showing it), as the keeper does for
- * a change: for a request handler that just changed the job (ctl.c). Allowed from a
- * handler by libfuse's rules as long as the request is on none of those inodes (a
- * ctl or wait file is never invalidated). */
+/* Have the keeper take back, now, what the kernel holds of the job with this uuid (its
+ * names in every view, its directories' attributes, the listings showing it), and wait
+ * until it has (at most JFS_KEEPER_ASK_MS): for a request handler that just changed
+ * the job (ctl.c). The keeper's thread does it, not the handler's: a notification may
+ * wait for a directory's lock that a reader holds while its own request waits for a
+ * worker, and with one worker (-s) that would be this one. */
+#define JFS_KEEPER_ASK_MS 2000
 void jfs_keeper_invalidate_job(struct jfs_mount *m, const char *uuid);
 
 /* The store's on_change: wake the keeper to invalidate what changed at once. Takes

@@ -22,6 +22,8 @@ TOUR = [
     "$ ls {d}/state=failure/ | head",
     "$ ls -U '{d}/order_by=start_time desc/max_records=5/'",
     "$ for j in $(ls -U '{d}/order_by=start_time desc/max_records=5/'); do",
+    "$ echo pause > {d}/",
+    "$ (sleep 1; echo cancel > {d}/",
     "$ cat {d}/.history/",
     "$ ls '{d}/.history/state=failure/description=*vol_demo*/'",
 ]
@@ -63,6 +65,11 @@ def main():
         assert len(uuids) >= 10, "the tour printed %d job uuids, want at least 10 " \
             "(ls | head, and the five newest):\n%s" % (len(uuids), out[:2000])
         assert "demo: that command failed" not in result["err"], result["err"][:2000]
+        # A job paused through ctl; a wait that ends when it is canceled.
+        acted = out.split("$ echo pause > jobs/", 1)[1].splitlines()
+        assert acted[1] == "paused", acted[:3]
+        waited = out.split("$ (sleep 1; echo cancel > jobs/", 1)[1].splitlines()
+        assert waited[1:3] == ["failure", "Operation canceled by user request."], waited[:4]
         # The failed job, gone from the cluster (ENOENT), still in the history.
         hist = out.split("$ cat jobs/.history/", 1)[1].splitlines()
         assert hist[1:3] == ["failure", "entry doesn't exist"], hist[:4]
