@@ -428,6 +428,15 @@ class Case:
         finally:
             m.unmount()
 
+    def control_needs_permissions_for_others(self):
+        self.n += 1
+        mnt = os.path.join(self.tmp, "m%d" % self.n)
+        os.mkdir(mnt)
+        code, err, is_mounted = harness.run_jobsfs_once(self.jobsfs, self.sim.url, mnt,
+                                                        ["control", "allow_other"])
+        assert code == 1 and not is_mounted, (code, err)
+        assert "default_permissions" in err, err
+
     def control_with_history(self):
         db = os.path.join(self.tmp, "ctl-history.sqlite")
         m = self.mount(["control", "history=" + db])
@@ -460,6 +469,7 @@ def main():
         ("ctl: cancel, pause, resume; state shows it at once", c.control_acts),
         ("ctl: each refusal's errno and log line; EROFS else", c.control_refusals),
         ("ctl: none under .history", c.control_with_history),
+        ("ctl: allow_other only with default_permissions", c.control_needs_permissions_for_others),
     ]:
         runner.run(name, fn)
     return runner.finish()
