@@ -64,11 +64,17 @@ static void fuzz_error_body(const char *body, size_t size)
 		CHECK_CLEAN(e.message);
 	}
 	/* The errno a user gets for this body under each kind of HTTP status: the
-	 * cluster's code first ("4", "6"), then the status. */
+	 * cluster's code first (a job action's refusals, "4", "6"), then the status. */
 	static const long statuses[] = { 0, 200, 400, 401, 403, 404, 409, 500, 503, 600 };
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
 		long st = statuses[i];
-		int want = strcmp(e.code, "4") == 0   ? ENOENT
+		int want = strcmp(e.code, "458762") == 0   ? ESRCH
+			   : strcmp(e.code, "458771") == 0 ? EALREADY
+			   : strcmp(e.code, "458776") == 0 ? EAGAIN
+			   : strcmp(e.code, "458773") == 0 ? EAGAIN
+			   : strcmp(e.code, "458783") == 0 ? EOPNOTSUPP
+			   : strcmp(e.code, "458784") == 0 ? EOPNOTSUPP
+			   : strcmp(e.code, "4") == 0	   ? ENOENT
 			   : strcmp(e.code, "6") == 0 ? EACCES
 			   : st == 404		      ? ENOENT
 			   : st == 401 || st == 403   ? EACCES

@@ -277,6 +277,14 @@ START_TEST(errno_mapping)
 	ck_assert_int_eq(jfs_errno_from_http(400, "6"), EACCES);
 	ck_assert_int_eq(jfs_errno_from_http(400, "262179"), EINVAL);
 	ck_assert_int_eq(jfs_errno_from_http(400, "262197"), EINVAL);
+	/* A job action's refusals (PATCH ?action=): each its own errno. */
+	ck_assert_int_eq(jfs_errno_from_http(400, "458762"), ESRCH);
+	ck_assert_int_eq(jfs_errno_from_http(400, "458771"), EALREADY);
+	ck_assert_int_eq(jfs_errno_from_http(400, "458776"), EAGAIN);
+	ck_assert_int_eq(jfs_errno_from_http(400, "458773"), EAGAIN);
+	ck_assert_int_eq(jfs_errno_from_http(400, "458783"), EOPNOTSUPP);
+	ck_assert_int_eq(jfs_errno_from_http(400, "458784"), EOPNOTSUPP);
+	ck_assert_int_eq(jfs_errno_from_http(400, "4587620"), EINVAL); /* not a prefix match */
 	ck_assert_int_eq(jfs_errno_from_http(400, "2"), EINVAL);
 	ck_assert_int_eq(jfs_errno_from_http(404, "2"), ENOENT);
 	ck_assert_int_eq(jfs_errno_from_http(405, NULL), EINVAL);
