@@ -5,6 +5,7 @@ JOBSFS_PACKAGES=(
 	libfuse3-dev fuse3
 	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libsqlite3-dev sqlite3
 	libpq-dev postgresql postgresql-client
+	libinih-dev
 	check libsubunit-dev
 	curl jq openssl python3 clang groff-base man-db util-linux
 	ripgrep tar coreutils grep
