@@ -51,10 +51,10 @@ void jfs_ctl_write(fuse_req_t req, struct jfs_mount *m, const struct jfs_inode *
 	}
 	struct jfs_error e;
 	jfs_error_clear(&e);
-	int rc = jfs_client_act(m->client, in->uuid, action, &e);
+	int rc = jfs_client_act(in->cluster->client, in->uuid, action, &e);
 	/* Whatever the answer, what is cached of the job may be wrong now: a refusal
 	 * ("already finished") says the cache was behind. */
-	jfs_store_forget(m->store, in->uuid);
+	jfs_store_forget(in->cluster->store, in->uuid);
 	jfs_keeper_invalidate_job(m, in->uuid);
 	if (rc != 0) {
 		jfs_error_log(&e, path);

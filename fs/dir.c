@@ -65,6 +65,13 @@ void jfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	if (in->kind == JFS_INODE_FLEET && !m->no_opendir) { /* (fleetdir.c: no handle) */
+		fi->fh = 0;
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+		fuse_reply_open(req, fi);
+		return;
+	}
 	if (m->no_opendir) {
 		/* Once: from now on the kernel opens directories itself and keeps their
 		 * listings (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR) until their mtime moves
@@ -125,7 +132,7 @@ struct dir_entry {
  * -o control. (wait is never listed: `grep -r` and `find` must not block on it.) */
 static bool has_ctl(const struct jfs_mount *m, const struct dir_handle *dh)
 {
-	return m->control && !dh->p.listing && dh->p.in->kind == JFS_INODE_JOB &&
+	return dh->p.in->cluster->control && !dh->p.listing && dh->p.in->kind == JFS_INODE_JOB &&
 	       !dh->p.in->history;
 }
 
@@ -351,6 +358,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t nlinked = 0;
 	uint32_t start = off > 0 ? (uint32_t)((uint64_t)off & POS_MASK) : 0;
 
+	struct jfs_inode *fleet = dh ? NULL : jfs_inodes_get(m->inodes, ino);
+	if (fleet && fleet->kind == JFS_INODE_FLEET) {
+		jfs_fleet_readdir(req, m, fleet, size, off, plus);
+		return;
+	}
 	if (start == POS_END) {
 		reply_end(req, m, ino, dh, plus);
 		return;

@@ -18,7 +18,7 @@ static int gaps_text(struct jfs_mount *m, const struct jfs_inode *in, char **tex
 {
 	struct jfs_error e;
 	jfs_error_clear(&e);
-	int rc = jfs_history_gaps(m->history, text, len, &e);
+	int rc = jfs_history_gaps(in->cluster->history, text, len, &e);
 	if (rc != 0)
 		jfs_place_log_failure(in, NULL, rc, &e);
 	return rc;

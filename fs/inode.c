@@ -1,6 +1,7 @@
 /* The inode table (see inode.h): two chained hash maps over the same inodes, one by
  * number and one by (parent number, name). */
 #include "inode.h"
+#include "mount.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -136,7 +137,7 @@ static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 				   enum jfs_inode_kind kind, const char *uuid,
 				   struct jfs_query *query);
 
-int jfs_inodes_new(struct jfs_inodes **out)
+int jfs_inodes_new(struct jfs_cluster *cluster, struct jfs_inodes **out)
 {
 	struct jfs_inodes *t = calloc(1, sizeof(*t));
 	*out = NULL;
@@ -154,7 +155,8 @@ int jfs_inodes_new(struct jfs_inodes **out)
 		return -ENOMEM;
 	}
 	t->root->ino = FUSE_ROOT_ID;
-	t->root->kind = JFS_INODE_ROOT;
+	t->root->kind = cluster ? JFS_INODE_ROOT : JFS_INODE_FLEET;
+	t->root->cluster = cluster;
 	t->root->nlookup = 1; /* the kernel never forgets the root */
 	t->next_ino = FUSE_ROOT_ID + 1;
 	insert_locked(t, t->root);
@@ -235,7 +237,9 @@ static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 	in->kind = kind;
 	in->parent = parent;
 	in->query = query;
-	in->history = parent && (parent->history || kind == JFS_INODE_ROOT);
+	in->history = parent && (parent->history ||
+				 (kind == JFS_INODE_ROOT && parent->kind == JFS_INODE_ROOT));
+	in->cluster = parent ? parent->cluster : NULL;
 	switch (kind) {
 	case JFS_INODE_JOB:
 		in->view = parent;
@@ -257,6 +261,7 @@ static struct jfs_inode *inode_new(struct jfs_inode *parent, const char *name,
 		in->uuid = parent->uuid;
 		in->path = text; /* "name" below a job directory, else "parent/path/name" */
 		break;
+	case JFS_INODE_FLEET:
 	case JFS_INODE_ROOT:
 	case JFS_INODE_VIEW:
 	case JFS_INODE_GAPS:
@@ -316,6 +321,24 @@ int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *
 	pthread_mutex_unlock(&t->lock);
 	*out = made;
 	return made ? 0 : -ENOMEM;
+}
+
+int jfs_inodes_link_cluster(struct jfs_inodes *t, struct jfs_inode *fleet, const char *name,
+			    struct jfs_cluster *c, struct jfs_inode **out)
+{
+	uint64_t h = name_hash(fleet->ino, name);
+
+	pthread_mutex_lock(&t->lock);
+	struct jfs_inode *in = named_locked(t, fleet, name, h);
+	if (in) {
+		in->nlookup++;
+	} else if ((in = add_locked(t, fleet, name, h, JFS_INODE_ROOT, NULL, NULL))) {
+		in->cluster = c;
+		in->history = false;
+	}
+	pthread_mutex_unlock(&t->lock);
+	*out = in;
+	return in ? 0 : -ENOMEM;
 }
 
 /* What a file's attributes are made of besides the constant ones: its value (so its
@@ -419,8 +442,7 @@ void jfs_inodes_set_listing(struct jfs_inodes *t, struct jfs_inode *in,
 	jfs_listing_unref(old); /* may free a whole listing: outside the lock */
 }
 
-long jfs_inodes_stale_dirs(struct jfs_inodes *t, const struct jfs_source *live,
-			   const struct jfs_source *recorded, fuse_ino_t **out)
+long jfs_inodes_stale_dirs(struct jfs_inodes *t, fuse_ino_t **out)
 {
 	size_t n = 0, cap = 0;
 	fuse_ino_t *inos = NULL;
@@ -429,7 +451,8 @@ long jfs_inodes_stale_dirs(struct jfs_inodes *t, const struct jfs_source *live,
 	pthread_mutex_lock(&t->lock);
 	for (struct jfs_inode *in = t->dirs; in; in = in->dir_next) {
 		if (in->listing_told ||
-		    jfs_source_listing_life(in->history ? recorded : live, in->listing) > 0)
+		    jfs_source_listing_life(jfs_cluster_source(in->cluster, in->history),
+					    in->listing) > 0)
 			continue;
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 8;

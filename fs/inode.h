@@ -26,13 +26,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct jfs_cluster;
 struct jfs_job;
 struct jfs_listing;
 struct jfs_node;
 struct jfs_query;
 
 enum jfs_inode_kind {
-	JFS_INODE_ROOT, /* every job of a source: MOUNT/, and MOUNT/.history/ */
+	JFS_INODE_FLEET, /* a fleet's MOUNT/: its clusters' directories */
+	JFS_INODE_ROOT, /* every job of a source: MOUNT/ (a fleet's MOUNT/<cluster>/),
+			 * and its .history/ */
 	JFS_INODE_VIEW,
 	JFS_INODE_JOB,
 	JFS_INODE_NODE, /* a directory inside a job */
@@ -61,6 +64,8 @@ struct jfs_inode {
 				   * included): served by the recorded source */
 	unsigned refs;		  /* children holding this inode as parent (table lock) */
 	struct jfs_inode *parent; /* NULL for the root; the child holds a reference */
+	struct jfs_cluster *cluster; /* whose jobs it shows (a parent's, or the one
+				      * jfs_inodes_link_cluster gave); NULL: FLEET */
 	const char *name;	  /* name in parent ("" for the root) */
 	struct jfs_query *query;  /* ROOT: NULL (every job); VIEW: its whole query */
 	struct jfs_inode *view;	  /* JOB, NODE, FILE, WAIT, CTL: the root or view the job
@@ -95,8 +100,9 @@ struct jfs_inode {
 
 struct jfs_inodes;
 
-/* A table holding the root (FUSE_ROOT_ID). Returns 0 or -ENOMEM. */
-int jfs_inodes_new(struct jfs_inodes **out);
+/* A table holding the root (FUSE_ROOT_ID): the ROOT of cluster, or with cluster NULL
+ * a FLEET (whose children are made by jfs_inodes_link_cluster). 0 or -ENOMEM. */
+int jfs_inodes_new(struct jfs_cluster *cluster, struct jfs_inodes **out);
 void jfs_inodes_free(struct jfs_inodes *t); /* frees every inode left */
 
 /* The inode for ino, or NULL when the kernel holds no such number. */
@@ -104,11 +110,17 @@ struct jfs_inode *jfs_inodes_get(struct jfs_inodes *t, fuse_ino_t ino);
 
 /* The child `name` of parent, created when new (kind; uuid for JOB; query for VIEW,
  * whose ownership passes to the table either way; a WAIT is always new, and takes the
- * name), with its lookup count raised by one. A ROOT child is the history's root: it and all below it are `history`. A name whose inode is of another kind (a field that was a file is now an
+ * name), with its lookup count raised by one. A ROOT child of a ROOT is the history's
+ * root: it and all below it are `history`. A name whose inode is of another kind (a
+ * field that was a file is now an
  * object) gets a new inode. Returns 0 or -ENOMEM (query freed). */
 int jfs_inodes_link(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,
 		    enum jfs_inode_kind kind, const char *uuid, struct jfs_query *query,
 		    struct jfs_inode **out);
+
+/* The ROOT inode of cluster c, child `name` of the FLEET root, as jfs_inodes_link. */
+int jfs_inodes_link_cluster(struct jfs_inodes *t, struct jfs_inode *fleet, const char *name,
+			    struct jfs_cluster *c, struct jfs_inode **out);
 
 /* The inode of file `name` of parent (a job directory or a directory inside one) as
  * file, a node of version, is now: the inode the name has when it shows the same
@@ -145,9 +157,7 @@ void jfs_inodes_set_listing(struct jfs_inodes *t, struct jfs_inode *in,
  * per listing: the kernel keeps a directory's listing (FOPEN_CACHE_DIR) until its
  * mtime moves, so it must be told to drop it for the next readdir to ask (and
  * refresh). *out is malloc'd. Returns the count, or -ENOMEM. */
-struct jfs_source;
-long jfs_inodes_stale_dirs(struct jfs_inodes *t, const struct jfs_source *live,
-			   const struct jfs_source *recorded, fuse_ino_t **out);
+long jfs_inodes_stale_dirs(struct jfs_inodes *t, fuse_ino_t **out);
 
 /* The kernel forgets n lookups; the inode (and parents nobody needs) go at zero. */
 void jfs_inodes_forget(struct jfs_inodes *t, fuse_ino_t ino, uint64_t n);

@@ -167,7 +167,7 @@ void jfs_keeper_invalidate_job(struct jfs_mount *m, const char *uuid)
 static void invalidate_stale_dirs(struct jfs_mount *m)
 {
 	fuse_ino_t *inos;
-	long n = jfs_inodes_stale_dirs(m->inodes, &m->live, &m->recorded, &inos);
+	long n = jfs_inodes_stale_dirs(m->inodes, &inos);
 	for (long i = 0; i < n; i++) {
 		int rc = fuse_lowlevel_notify_inval_inode(m->se, inos[i], 0, 0);
 		if (rc != 0 && rc != -ENOENT)
@@ -202,16 +202,20 @@ static void *keeper_main(void *arg)
 		bool sweep = jfs_mono_ms() >= next_sweep_ms;
 		if (sweep)
 			next_sweep_ms = jfs_mono_ms() + KEEPER_PERIOD_MS;
-		char **uuids;
-		size_t n;
-		int rc = sweep ? jfs_store_sweep(m->store, &uuids, &n)
-			       : jfs_store_take_changes(m->store, &uuids, &n);
-		if (rc == 0) {
-			if (n) {
-				invalidate_jobs(m, uuids, n);
-				jfs_debug("told the kernel about %zu expired or changed jobs", n);
+		for (size_t i = 0; i < m->nclusters; i++) {
+			struct jfs_store *store = m->clusters[i].store;
+			char **uuids;
+			size_t n;
+			int rc = sweep ? jfs_store_sweep(store, &uuids, &n)
+				       : jfs_store_take_changes(store, &uuids, &n);
+			if (rc == 0) {
+				if (n) {
+					invalidate_jobs(m, uuids, n);
+					jfs_debug("told the kernel about %zu expired or changed "
+						  "jobs", n);
+				}
+				jfs_store_uuids_free(uuids, n);
 			}
-			jfs_store_uuids_free(uuids, n);
 		}
 		if (sweep)
 			invalidate_stale_dirs(m);

@@ -24,6 +24,8 @@
 #include "jobsfs/client.h"
 #include "jobsfs/credentials.h"
 #include "jobsfs/error.h"
+#include "jobsfs/fleet.h"
+#include "jobsfs/history.h"
 #include "jobsfs/job.h"
 #include "jobsfs/log.h"
 #include "jobsfs/page.h"
@@ -149,9 +151,14 @@ static void client_config(const struct jfs_options *o, const struct secrets *sec
 }
 
 /* The one line that says why the cluster could not be used. */
-static void say_unreachable(const char *url, int rc, const struct jfs_error *e)
+static void say_unreachable(const char *url, const char *name, int rc, const struct jfs_error *e)
 {
 	const char *msg = e->message[0] ? e->message : strerror(-rc);
+	char named[PATH_MAX + 300];
+	if (name) { /* a fleet's cluster: its section too */
+		snprintf(named, sizeof(named), "[%s] %s", name, url);
+		url = named;
+	}
 
 	if (e->http_status == 401)
 		fprintf(stderr, "jobsfs: %s: authentication failed (HTTP 401): %s\n", url, msg);
@@ -172,7 +179,7 @@ static void say_unreachable(const char *url, int rc, const struct jfs_error *e)
 }
 
 /* One one-record list, with few retries, before anything is mounted. */
-static int preflight(const struct jfs_client_config *base)
+static int preflight(const struct jfs_client_config *base, const char *name)
 {
 	struct jfs_client_config cfg = *base;
 	struct jfs_client *c = NULL;
@@ -194,7 +201,7 @@ static int preflight(const struct jfs_client_config *base)
 	if (rc == 0)
 		rc = jfs_client_list(c, q, &list, &e);
 	if (rc != 0)
-		say_unreachable(base->http.base_url, rc, &e);
+		say_unreachable(base->http.base_url, name, rc, &e);
 	else
 		jfs_info("%s answers (%zu job in the first record page)", base->http.base_url,
 			 list.n);
@@ -204,10 +211,13 @@ static int preflight(const struct jfs_client_config *base)
 	return rc == 0 ? 0 : -1;
 }
 
+/* A fleet's default ceiling on FUSE workers: libfuse's 10, and 8 per cluster. */
+#define JFS_FLEET_WORKERS_BASE 10
+#define JFS_FLEET_WORKERS_PER_CLUSTER 8
+
 /* Mount m->se (made by main), serve until unmounted, and destroy the session. Logs at
  * log_level, to syslog once daemonized. */
-static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_level log_level,
-	       const struct jfs_recording *rec)
+static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_level log_level)
 {
 	int ret = 1;
 
@@ -224,10 +234,13 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 		jfs_err("cannot start the housekeeping thread");
 		goto out_unmount;
 	}
-	jfs_recording_start(m, rec);
-	int err = jfs_waits_start(m);
+	int err = 0;
+	for (size_t i = 0; i < m->nclusters && err == 0; i++) {
+		jfs_recording_start(&m->clusters[i]);
+		err = jfs_waits_start(&m->clusters[i]);
+	}
 	if (err != 0) {
-		jfs_err("cannot start the thread behind wait files: %s", strerror(-err));
+		jfs_err("cannot start the threads behind wait files: %s", strerror(-err));
 		goto out_threads;
 	}
 	err = jfs_push_start(m);
@@ -257,6 +270,11 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 			fuse_loop_cfg_set_idle_threads(lc, fo->max_idle_threads);
 		if (fo->max_threads != UINT_MAX)
 			fuse_loop_cfg_set_max_threads(lc, fo->max_threads);
+		else if (m->fleet) /* requests waiting on one stalled cluster leave the
+				    * others workers (made only when needed) */
+			fuse_loop_cfg_set_max_threads(lc, (unsigned)(JFS_FLEET_WORKERS_BASE +
+								      JFS_FLEET_WORKERS_PER_CLUSTER *
+									      m->nclusters));
 		rc = fuse_session_loop_mt(m->se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
@@ -267,10 +285,12 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 	jfs_stop_end();
 	ret = rc < 0 ? 1 : 0;
 out_threads:
-	jfs_waits_stop(m); /* whoever still waits is told ENOTCONN */
+	for (size_t i = 0; i < m->nclusters; i++)
+		jfs_waits_stop(&m->clusters[i]); /* whoever still waits is told ENOTCONN */
 	jfs_push_free(m);
 	jfs_keeper_stop(m);
-	jfs_recording_stop(m);
+	for (size_t i = 0; i < m->nclusters; i++)
+		jfs_recording_stop(&m->clusters[i]);
 out_unmount:
 	fuse_session_unmount(m->se);
 out_signals:
@@ -279,6 +299,148 @@ out_session:
 	fuse_session_destroy(m->se);
 	m->se = NULL;
 	return ret;
+}
+
+/* The options of each cluster: the command line's for a mount of one URL; for a
+ * fleet, the command line's, then the config's [defaults] and the cluster's section.
+ * m->clusters is made (names and urls set); per[i] gets cluster i's options. Returns
+ * 0, or -1 with one line said. */
+static int clusters_plan(struct jfs_mount *m, const struct jfs_options *o,
+			 struct jfs_options **per)
+{
+	struct jfs_fleet *fleet = NULL;
+	char msg[600];
+	*per = NULL;
+	m->fleet = jfs_fleet_is_config(o->url);
+	m->budget.max = o->cache_mem * 1024 * 1024; /* the command line's, for all */
+	if (m->fleet) {
+		int rc = jfs_fleet_read(o->url, &fleet, msg, sizeof(msg));
+		if (rc != 0) {
+			fprintf(stderr, "jobsfs: %s\n", msg);
+			return -1;
+		}
+	}
+	size_t n = fleet ? fleet->n : 1;
+	m->clusters = calloc(n, sizeof(*m->clusters));
+	*per = calloc(n, sizeof(**per));
+	if (!m->clusters || !*per) {
+		fprintf(stderr, "jobsfs: out of memory\n");
+		jfs_fleet_free(fleet);
+		return -1;
+	}
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct jfs_options *co = &(*per)[i];
+		struct jfs_cluster *c = &m->clusters[i];
+		if (jfs_options_copy(co, o) != 0) {
+			fprintf(stderr, "jobsfs: out of memory\n");
+			ret = -1;
+			break;
+		}
+		m->nclusters++;
+		c->mount = m;
+		if (fleet) {
+			const struct jfs_fleet_cluster *fc = &fleet->clusters[i];
+			for (size_t k = 0; k < fc->n && ret == 0; k++)
+				ret = jfs_options_apply(co, fc->settings[k].key, fc->settings[k].value,
+							fleet->path, fc->settings[k].line);
+			if (ret == 0 && co->record > 0 && co->record >= (double)co->expiry) {
+				fprintf(stderr, "jobsfs: %s:%d: [%s]: record must be below expiry\n",
+					fleet->path, fc->line, fc->name);
+				ret = -1;
+			}
+			c->name = strdup(fc->name);
+		} else if (jfs_url_check(co->url, msg, sizeof(msg)) != 0) {
+			fprintf(stderr, "jobsfs: %s\n", msg);
+			ret = -1;
+		}
+		c->url = strdup(co->url);
+		if (ret == 0 && (!c->url || (fleet && !c->name))) {
+			fprintf(stderr, "jobsfs: out of memory\n");
+			ret = -1;
+		}
+		c->ttl = co->ttl;
+		c->control = co->control;
+		m->control |= co->control;
+	}
+	/* A fleet's history is one file by default: the config's name, in the folder a
+	 * cluster's would be in (fleet.conf: fleet.sqlite). */
+	if (ret == 0 && fleet) {
+		const char *base = strrchr(fleet->path, '/');
+		char key[256], path[PATH_MAX];
+		snprintf(key, sizeof(key), "%s", base ? base + 1 : fleet->path);
+		char *dot = strrchr(key, '.');
+		if (dot && dot != key)
+			*dot = '\0';
+		if (jfs_history_default_path(key, path, sizeof(path)) == 0 &&
+		    !(m->fleet_history = strdup(path))) {
+			fprintf(stderr, "jobsfs: out of memory\n");
+			ret = -1;
+		}
+	}
+	jfs_fleet_free(fleet);
+	return ret;
+}
+
+/* Cluster c's client and store, from its options o; checked against the cluster first.
+ * A mount of one cluster stops when the cluster cannot be used (one line); a fleet
+ * says one line for it and goes on: its directory fails until it answers. Returns 0 or
+ * -1. */
+static int cluster_open(struct jfs_mount *m, struct jfs_cluster *c, const struct jfs_options *o)
+{
+	struct secrets sec;
+	struct jfs_client_config cfg;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	if (read_secrets(o, &sec) != 0)
+		return -1;
+	client_config(o, &sec, &cfg);
+	int ret = -1;
+	if (preflight(&cfg, c->name) != 0 && !m->fleet)
+		goto out;
+	if (jfs_recording_plan(o, m->fleet_history, &c->rec) != 0)
+		goto out;
+	if (jfs_client_new(&cfg, &c->client, &e) != 0) {
+		say_unreachable(o->url, c->name, -e.err, &e);
+		goto out;
+	}
+	struct jfs_store_config scfg = {
+		.ttl = o->ttl,
+		.expiry = o->expiry,
+		.mem_max = o->cache_mem * 1024 * 1024,
+		.on_change = jfs_keeper_kick,
+		.on_change_arg = m,
+		.on_fetched = c->rec.on ? jfs_recording_offer : NULL,
+		.on_fetched_arg = c,
+		.budget = m->fleet ? &m->budget : NULL,
+	};
+	if (jfs_store_new(c->client, &scfg, &c->store) != 0) {
+		fprintf(stderr, "jobsfs: out of memory\n");
+		goto out;
+	}
+	c->live = jfs_store_source(c->store);
+	ret = 0;
+out:
+	jfs_secret_free(sec.password); /* the client holds its own copy */
+	jfs_secret_free(sec.token);
+	return ret;
+}
+
+static void clusters_free(struct jfs_mount *m)
+{
+	for (size_t i = 0; i < m->nclusters; i++) {
+		struct jfs_cluster *c = &m->clusters[i];
+		jfs_recording_close(c);
+		jfs_store_free(c->store);
+		jfs_client_free(c->client);
+		free(c->name);
+		free(c->url);
+	}
+	free(m->clusters);
+	m->clusters = NULL;
+	m->nclusters = 0;
+	free(m->fleet_history);
+	m->fleet_history = NULL;
 }
 
 /*
@@ -304,17 +466,12 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts fo;
 	struct jfs_options o;
-	struct secrets sec = { 0 };
-	struct jfs_client_config cfg;
+	struct jfs_options *per = NULL; /* each cluster's */
 	struct jfs_mount m;
-	struct jfs_recording rec;
-	struct jfs_error e;
-	char msg[512];
 	int ret = 1;
 
 	memset(&fo, 0, sizeof(fo));
 	memset(&m, 0, sizeof(m));
-	jfs_error_clear(&e);
 	cap_malloc_arenas();
 	jfs_log_init("jobsfs", JFS_LOG_WARN, JFS_LOG_STDERR);
 	fuse_set_log_func(fuse_log_bridge);
@@ -339,11 +496,8 @@ int main(int argc, char *argv[])
 	if (fuse_parse_cmdline(&args, &fo) != 0)
 		goto out_args;
 	if (!o.url || !fo.mountpoint) {
-		fprintf(stderr, "jobsfs: usage: jobsfs [options] URL MOUNTPOINT (see jobsfs -h)\n");
-		goto out_args;
-	}
-	if (jfs_url_check(o.url, msg, sizeof(msg)) != 0) {
-		fprintf(stderr, "jobsfs: %s\n", msg);
+		fprintf(stderr, "jobsfs: usage: jobsfs [options] URL|CONFIG MOUNTPOINT (see jobsfs "
+				"-h)\n");
 		goto out_args;
 	}
 	/* The mount is read-only and jobsfs checks no permission itself: with
@@ -358,45 +512,27 @@ int main(int argc, char *argv[])
 	 * $JOBSFS_LOG, read by jfs_log_init, overrides both. */
 	enum jfs_log_level log_level = fo.debug ? JFS_LOG_DEBUG : (enum jfs_log_level)o.log_level;
 	jfs_log_init("jobsfs", log_level, JFS_LOG_STDERR);
-	if (read_secrets(&o, &sec) != 0)
-		goto out_args;
-	client_config(&o, &sec, &cfg);
+	if (clusters_plan(&m, &o, &per) != 0)
+		goto out_clusters;
 	/* The session checks FUSE's options (an unknown -o fails here), before any
 	 * request is sent; it is mounted later, in run(). */
 	/* Read-only in the kernel too: every write, and every open for writing, fails
 	 * with EROFS there, even when open never reaches us (no-open mode). With -o
 	 * control, ctl files take writes: then every other write reaches jobsfs, which
 	 * refuses it with EROFS (ops.c). */
-	if (!o.control && fuse_opt_add_arg(&args, "-oro") != 0) {
+	if (!m.control && fuse_opt_add_arg(&args, "-oro") != 0) {
 		fprintf(stderr, "jobsfs: out of memory\n");
-		goto out_secrets;
+		goto out_clusters;
 	}
 	m.se = fuse_session_new(&args, jfs_fs_ops(), sizeof(*jfs_fs_ops()), &m);
 	if (!m.se) /* libfuse said why (unknown options: see fuse_line_emit) */
-		goto out_secrets;
-	if (preflight(&cfg) != 0)
-		goto out_secrets;
-	if (jfs_recording_plan(&o, &rec) != 0)
-		goto out_secrets;
-	if (jfs_client_new(&cfg, &m.client, &e) != 0) {
-		say_unreachable(o.url, -e.err, &e);
-		goto out_secrets;
-	}
-	jfs_secret_free(sec.password); /* the client holds its own copy */
-	jfs_secret_free(sec.token);
-	memset(&sec, 0, sizeof(sec));
+		goto out_clusters;
+	for (size_t i = 0; i < m.nclusters; i++)
+		if (cluster_open(&m, &m.clusters[i], &per[i]) != 0)
+			goto out_clusters;
 
-	struct jfs_store_config scfg = {
-		.ttl = o.ttl,
-		.expiry = o.expiry,
-		.mem_max = o.cache_mem * 1024 * 1024,
-		.on_change = jfs_keeper_kick,
-		.on_change_arg = &m,
-		.on_fetched = rec.on ? jfs_recording_offer : NULL,
-		.on_fetched_arg = &m,
-	};
 	m.kernel_open_off = getenv("JOBSFS_NO_KERNEL_OPEN") != NULL;
-	if (jfs_store_new(m.client, &scfg, &m.store) != 0 || jfs_inodes_new(&m.inodes) != 0 ||
+	if (jfs_inodes_new(m.fleet ? NULL : &m.clusters[0], &m.inodes) != 0 ||
 	    jfs_snapshots_new(&m.snapshots) != 0) {
 		fprintf(stderr, "jobsfs: out of memory\n");
 		goto out_mount;
@@ -407,26 +543,22 @@ int main(int argc, char *argv[])
 	}
 	m.uid = getuid();
 	m.gid = getgid();
-	m.ttl = o.ttl;
-	m.control = o.control;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	m.mounted_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	m.live = jfs_store_source(m.store);
-	ret = run(&m, &fo, log_level, &rec);
+	ret = run(&m, &fo, log_level);
 	jfs_open_free_all(&m); /* what the kernel did not release before unmounting */
 	jfs_keeper_destroy(&m);
 out_mount:
 	jfs_snapshots_free(m.snapshots);
 	jfs_inodes_free(m.inodes);
-	jfs_recording_close(&m);
-	jfs_store_free(m.store);
-	jfs_client_free(m.client);
-out_secrets:
+out_clusters:
 	if (m.se) /* made, but never run */
 		fuse_session_destroy(m.se);
-	jfs_secret_free(sec.password);
-	jfs_secret_free(sec.token);
+	for (size_t i = 0; per && i < m.nclusters; i++)
+		jfs_options_free(&per[i]);
+	free(per);
+	clusters_free(&m);
 out_args:
 	free(fo.mountpoint);
 	jfs_options_free(&o);

@@ -1,4 +1,5 @@
-/* One mounted cluster: what the FUSE operations work on. */
+/* A mount: one cluster (`jobsfs URL MOUNT`) or a fleet of them (`jobsfs CONFIG MOUNT`,
+ * each under MOUNT/<name>/), and what the FUSE operations work on. */
 #ifndef JOBSFS_FS_MOUNT_H
 #define JOBSFS_FS_MOUNT_H
 
@@ -11,6 +12,8 @@
 #include <sys/types.h>
 
 #include "jobsfs/source.h"
+#include "jobsfs/store.h"
+#include "recording.h"
 
 struct jfs_client;
 struct jfs_history;
@@ -29,20 +32,46 @@ struct jfs_open_handle {
 	void (*free)(struct jfs_open_handle *h);
 };
 
-struct jfs_mount {
-	/* Set up before the session starts, then read-only. */
+/* One cluster of a mount: where its jobs come from, and its own options. Set up before
+ * the session starts, then read-only, but for recorder (set and cleared atomically)
+ * and waits (set before the session loop starts, cleared after it ends); each part
+ * has its own lock. */
+struct jfs_cluster {
+	struct jfs_mount *mount;
+	char *name;		       /* its directory in a fleet's MOUNT; NULL alone */
+	char *url;
 	struct jfs_client *client;
 	struct jfs_store *store;
 	struct jfs_history *history;   /* NULL when history is off */
 	struct jfs_recorder *recorder; /* NULL when history or recording is off */
-	struct jfs_source live;	       /* the store: MOUNT/ */
-	struct jfs_source recorded;    /* the history: MOUNT/.history/ (ops NULL when off) */
+	struct jfs_recording rec;      /* the history's plan (recording.h) */
+	struct jfs_source live;	       /* the store: its tree */
+	struct jfs_source recorded;    /* the history: its .history/ (ops NULL when off) */
+	struct jfs_waits *waits;       /* reads of wait files waiting (wait.c) */
+	double ttl;		       /* seconds */
+	bool control;		       /* -o control: ctl files act on its jobs */
+};
+
+/* Where the jobs of a cluster's tree come from: its history under .history, else the
+ * live cluster. */
+static inline const struct jfs_source *jfs_cluster_source(const struct jfs_cluster *c,
+							  bool history)
+{
+	return history ? &c->recorded : &c->live;
+}
+
+struct jfs_mount {
+	/* Set up before the session starts, then read-only. */
+	struct jfs_cluster *clusters;	/* in the order of the config */
+	size_t nclusters;
+	bool fleet;			/* MOUNT lists the clusters (a config was given) */
+	bool control;			/* some cluster takes writes to ctl: not ro */
+	char *fleet_history;		/* a fleet's default history file (one for all) */
+	struct jfs_store_budget budget;	/* a fleet's one cap on jobs held (cache_mem) */
 	struct jfs_inodes *inodes; /* has its own lock */
 	struct fuse_session *se;
 	uid_t uid;		   /* owner of every file: the mounting user */
 	gid_t gid;
-	double ttl;		   /* seconds */
-	bool control;		   /* -o control: ctl files act on jobs */
 	int64_t mounted_ms;	   /* wall clock at start: the mtime of a directory never
 				    * listed yet */
 

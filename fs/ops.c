@@ -79,7 +79,7 @@ static void lookup_view(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 		struct jfs_inode *in = p.in;
 		jfs_place_resolve_attr(m, in, &p);
 	}
-	reply_entry(req, m, &p, m->ttl);
+	reply_entry(req, m, &p, parent->cluster->ttl);
 	jfs_place_release(&p);
 }
 
@@ -223,6 +223,31 @@ static void lookup_special(fuse_req_t req, struct jfs_mount *m, struct jfs_inode
 		jfs_inodes_forget(m->inodes, in->ino, 1);
 }
 
+/* A fleet's MOUNT/<cluster>: its tree's root, without asking the cluster (stat of it
+ * never needs it; ls does). */
+static void lookup_cluster(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *fleet,
+			   const char *name)
+{
+	struct jfs_cluster *c = NULL;
+	for (size_t i = 0; i < m->nclusters && !c; i++)
+		if (strcmp(m->clusters[i].name, name) == 0)
+			c = &m->clusters[i];
+	if (!c) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	struct jfs_place p;
+	int rc = jfs_inodes_link_cluster(m->inodes, fleet, name, c, &p.in);
+	if (rc != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	struct jfs_inode *in = p.in;
+	jfs_place_resolve_attr(m, in, &p); /* (never fails for a ROOT) */
+	reply_entry(req, m, &p, JFS_FILE_ATTR_TIMEOUT); /* the fleet never changes */
+	jfs_place_release(&p);
+}
+
 /* MOUNT/.history (the history's root) and MOUNT/.history/gaps: reachable by name,
  * never listed, so `ls MOUNT` and `grep -r MOUNT` see live jobs only. */
 static void lookup_history(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *parent,
@@ -266,7 +291,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (pin->kind == JFS_INODE_ROOT && m->history) {
+	if (pin->kind == JFS_INODE_FLEET) {
+		lookup_cluster(req, m, pin, name);
+		return;
+	}
+	if (pin->kind == JFS_INODE_ROOT && pin->cluster->history) {
 		if (!pin->history && strcmp(name, JFS_HISTORY_DIR) == 0) {
 			lookup_history(req, m, pin, JFS_INODE_ROOT, name);
 			return;
@@ -289,7 +318,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			lookup_special(req, m, pin, JFS_INODE_WAIT, name);
 			return;
 		}
-		if (m->control && !pin->history && strcmp(name, JFS_CTL_FILE) == 0) {
+		if (pin->cluster->control && !pin->history && strcmp(name, JFS_CTL_FILE) == 0) {
 			lookup_special(req, m, pin, JFS_INODE_CTL, name);
 			return;
 		}
@@ -304,6 +333,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case JFS_INODE_CTL:
 		fuse_reply_err(req, ENOTDIR);
 		return;
+	case JFS_INODE_FLEET: /* (above) */
+		break;
 	}
 	fuse_reply_err(req, EIO);
 }
@@ -347,6 +378,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (in->kind == JFS_INODE_CTL) {
 		jfs_ctl_attr(m, in, &st);
 		fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	if (in->kind == JFS_INODE_FLEET) {
+		jfs_fleet_attr(m, in, &st);
+		fuse_reply_attr(req, &st, JFS_FILE_ATTR_TIMEOUT);
 		return;
 	}
 	/* A directory answers from the listing it last served, even stale: fetching

@@ -23,6 +23,11 @@ double jfs_gaps_attr(struct jfs_mount *m, const struct jfs_inode *in, struct sta
 void jfs_gaps_read(fuse_req_t req, struct jfs_mount *m, const struct jfs_inode *in,
 		   size_t size, off_t off);
 
+/* A fleet's MOUNT/ (fleetdir.c): its attributes, and its entries, the clusters. */
+void jfs_fleet_attr(struct jfs_mount *m, const struct jfs_inode *in, struct stat *st);
+void jfs_fleet_readdir(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *in, size_t size,
+		       off_t off, bool plus);
+
 /* MOUNT/<uuid>/wait (wait.c). Its size: a page, for the kernel's page cache to ask
  * for (no-open mode gives it no direct I/O); the read's short answer ("success\n")
  * sets the size the reader sees. Its attributes never change. */
@@ -34,8 +39,8 @@ void jfs_wait_read(fuse_req_t req, struct jfs_mount *m, const struct jfs_inode *
 		   size_t size, off_t off);
 /* Start the watch behind the waiters (after fuse_daemonize: a thread), and end it,
  * answering whoever still waits ENOTCONN. 0 or negative errno. */
-int jfs_waits_start(struct jfs_mount *m);
-void jfs_waits_stop(struct jfs_mount *m);
+int jfs_waits_start(struct jfs_cluster *c);
+void jfs_waits_stop(struct jfs_cluster *c);
 
 /* MOUNT/<uuid>/ctl with -o control (ctl.c): its attributes (mode 0200, size 0), and a
  * write of one command. */

@@ -6,10 +6,13 @@
 #include <fuse_opt.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "jobsfs/client.h"
 #include "jobsfs/history.h"
@@ -78,8 +81,11 @@ static const struct fuse_opt jfs_opt_spec[] = {
 void jfs_options_usage(const char *prog)
 {
 	printf("usage: %s [options] URL MOUNTPOINT\n"
+	       "       %s [options] CONFIG MOUNTPOINT\n"
 	       "\n"
-	       "Mounts the job list of the ONTAP cluster at URL (https://host[:port]).\n"
+	       "Mounts the job list of the ONTAP cluster at URL (https://host[:port]), or of\n"
+	       "every cluster a fleet config names (an INI file: [defaults], then one\n"
+	       "[name] section per cluster with url = and the options below, as keys).\n"
 	       "Unmount with: fusermount3 -u MOUNTPOINT\n"
 	       "\n"
 	       "jobsfs options:\n"
@@ -123,7 +129,7 @@ void jfs_options_usage(const char *prog)
 	       "users, nouser, owner, group, defaults, comment=..., x-*.\n"
 	       "Logs go to stderr with -f (or -d), to syslog otherwise.\n"
 	       "\n",
-	       prog, JFS_STORE_TTL_DEFAULT, JFS_STORE_EXPIRY_DEFAULT, JFS_PAGE_SIZE_DEFAULT,
+	       prog, prog, JFS_STORE_TTL_DEFAULT, JFS_STORE_EXPIRY_DEFAULT, JFS_PAGE_SIZE_DEFAULT,
 	       JFS_STORE_MEM_DEFAULT / (1024 * 1024), JFS_RECORDER_EVERY_DEFAULT,
 	       JFS_HISTORY_KEEP_DAYS_DEFAULT);
 }
@@ -155,6 +161,20 @@ static bool mount_keyword(const char *arg)
 	return false;
 }
 
+/* Where the option being parsed was written: "" for the command line, "FILE:LINE: "
+ * for a fleet config's (jfs_options_apply). Only the parsing thread touches it. */
+static char opt_where[PATH_MAX + 32];
+
+/* One line on stderr about the option being parsed. */
+static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "jobsfs: %s", opt_where);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
 /* The value after "name=" in arg. */
 static const char *opt_value(const char *arg)
 {
@@ -166,12 +186,12 @@ static int set_string(char **dst, const char *arg)
 {
 	const char *v = opt_value(arg);
 	if (!*v) {
-		fprintf(stderr, "jobsfs: -o %s: needs a value (see jobsfs -h)\n", arg);
+		say("-o %s: needs a value (see jobsfs -h)\n", arg);
 		return -1;
 	}
 	char *copy = strdup(v);
 	if (!copy) {
-		fprintf(stderr, "jobsfs: out of memory\n");
+		say("out of memory\n");
 		return -1;
 	}
 	free(*dst);
@@ -187,7 +207,7 @@ static int parse_long(const char *arg, long min, long max, long *out)
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (!*v || *end || errno || n < min || n > max) {
-		fprintf(stderr, "jobsfs: -o %s: expected a whole number from %ld to %ld "
+		say("-o %s: expected a whole number from %ld to %ld "
 				"(see jobsfs -h)\n", arg, min, max);
 		return -1;
 	}
@@ -202,7 +222,7 @@ static int parse_seconds(const char *arg, double *out)
 	errno = 0;
 	double d = strtod(v, &end);
 	if (!*v || *end || errno || !isfinite(d) || d < 0 || d > 1e6) {
-		fprintf(stderr, "jobsfs: -o %s: expected seconds from 0 to 1000000 "
+		say("-o %s: expected seconds from 0 to 1000000 "
 				"(see jobsfs -h)\n", arg);
 		return -1;
 	}
@@ -220,7 +240,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		if (!o->url) {
 			o->url = strdup(arg);
 			if (!o->url) {
-				fprintf(stderr, "jobsfs: out of memory\n");
+				say("out of memory\n");
 				return -1;
 			}
 			return 0;
@@ -237,7 +257,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_PASSWORD_FILE:
 		return set_string(&o->password_file, arg);
 	case KEY_PASSWORD:
-		fprintf(stderr, "jobsfs: -o password= is not accepted: a password on a command "
+		say("-o password= is not accepted: a password on a command "
 				"line is visible to every user; use $JOBSFS_PASSWORD, "
 				"-o password_file or ~/.netrc\n");
 		return -1;
@@ -273,7 +293,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_LOGLEVEL: {
 		int level = jfs_log_level_parse(opt_value(arg));
 		if (level < 0) {
-			fprintf(stderr, "jobsfs: -o %s: expected err, warn, info or debug "
+			say("-o %s: expected err, warn, info or debug "
 					"(see jobsfs -h)\n", arg);
 			return -1;
 		}
@@ -286,7 +306,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			return 0;
 		}
 		if (!*opt_value(arg)) {
-			fprintf(stderr, "jobsfs: -o history= needs a file, or off\n");
+			say("-o history= needs a file, or off\n");
 			return -1;
 		}
 		o->history_off = false;
@@ -299,7 +319,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		if (parse_seconds(arg, &o->record) != 0)
 			return -1;
 		if (o->record < 1) {
-			fprintf(stderr, "jobsfs: -o %s: at least 1 second, or off\n", arg);
+			say("-o %s: at least 1 second, or off\n", arg);
 			return -1;
 		}
 		return 0;
@@ -380,4 +400,94 @@ int jfs_url_check(char *url, char *msg, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+int jfs_options_copy(struct jfs_options *dst, const struct jfs_options *src)
+{
+	*dst = *src;
+	char **strings[] = { &dst->url,	     &dst->user,    &dst->password_file, &dst->cert,
+			     &dst->key,	     &dst->token_file, &dst->cacert,	  &dst->netrc_file,
+			     &dst->history };
+	bool failed = false;
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		if (*strings[i] && !(*strings[i] = strdup(*strings[i])))
+			failed = true;
+	if (failed) {
+		jfs_options_free(dst);
+		return -1;
+	}
+	return 0;
+}
+
+/* A config's yes or no. */
+static int flag_value(const char *v, bool *on)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return *on = true, 0;
+		if (strcasecmp(v, no[i]) == 0)
+			return *on = false, 0;
+	}
+	return -1;
+}
+
+int jfs_options_apply(struct jfs_options *o, const char *key, const char *value,
+		      const char *file, int line)
+{
+	snprintf(opt_where, sizeof(opt_where), "%s:%d: ", file, line);
+	int rc = 0;
+	bool on;
+	if (strcmp(key, "url") == 0) {
+		char *url = strdup(value), msg[512];
+		if (!url || jfs_url_check(url, msg, sizeof(msg)) != 0) {
+			say("%s\n", url ? msg : "out of memory");
+			free(url);
+			rc = -1;
+		} else {
+			free(o->url);
+			o->url = url;
+		}
+	} else if (strcmp(key, "insecure") == 0 || strcmp(key, "control") == 0) {
+		if (flag_value(value, &on) != 0) {
+			say("%s = %s: expected true or false\n", key, value);
+			rc = -1;
+		} else if (key[0] == 'i') {
+			o->insecure = on;
+		} else {
+			o->control = on;
+		}
+	} else {
+		/* -o splits at commas: the value's own are escaped, as are backslashes. */
+		char *arg = malloc(strlen(key) + 2 * strlen(value) + 2);
+		if (arg) {
+			char *at = stpcpy(arg, key);
+			*at++ = '=';
+			for (const char *v = value; *v; v++) {
+				if (*v == ',' || *v == '\\')
+					*at++ = '\\';
+				*at++ = *v;
+			}
+			*at = '\0';
+		}
+		if (!arg) {
+			say("out of memory\n");
+			rc = -1;
+		} else {
+			char *argv[] = { "jobsfs", "-o", arg, NULL };
+			struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+			char *url = o->url; /* (a bare word would be taken as the URL) */
+			rc = fuse_opt_parse(&args, o, jfs_opt_spec, opt_proc) == 0 ? 0 : -1;
+			o->url = url;
+			if (rc == 0 && args.argc > 1) { /* left for libfuse: not one of ours */
+				say("%s: not an option of a cluster\n", key);
+				rc = -1;
+			}
+			fuse_opt_free_args(&args);
+			free(arg);
+		}
+	}
+	opt_where[0] = '\0';
+	return rc;
 }

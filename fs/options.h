@@ -43,6 +43,17 @@ struct jfs_options {
 int jfs_options_parse(struct fuse_args *args, struct jfs_options *o);
 void jfs_options_free(struct jfs_options *o);
 
+/* A copy of src with strings of its own (free with jfs_options_free). 0, or -1 on
+ * ENOMEM. */
+int jfs_options_copy(struct jfs_options *dst, const struct jfs_options *src);
+
+/* Apply one setting of a fleet config (key as in jfs_fleet_keys) as the command line's
+ * option of that name would: url checked as jfs_url_check does, insecure and control
+ * taking true/false (yes/no, on/off, 1/0). A bad value: one line on stderr naming
+ * file:line, and -1. */
+int jfs_options_apply(struct jfs_options *o, const char *key, const char *value,
+		      const char *file, int line);
+
 /* Check a cluster URL: http:// or https://, a host, an optional port, no path (a
  * lone trailing '/' is dropped). Returns 0 or -1 with why in msg. */
 int jfs_url_check(char *url, char *msg, size_t len);

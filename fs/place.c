@@ -109,6 +109,9 @@ int jfs_place_resolve(struct jfs_mount *m, struct jfs_inode *in, struct jfs_plac
 			rc = jfs_error_set(&e, ENOENT, "job %s no longer has %s", in->uuid,
 					   in->path);
 		break;
+	case JFS_INODE_FLEET: /* (fleetdir.c: no place of a cluster) */
+		rc = jfs_error_set(&e, EISDIR, "a fleet's directory");
+		break;
 	case JFS_INODE_GAPS: /* a file made anew at each read (gaps.c), no job's */
 	case JFS_INODE_WAIT: /* files of no version: wait.c and ctl.c serve them */
 	case JFS_INODE_CTL:
@@ -271,5 +274,6 @@ double jfs_place_attr(struct jfs_mount *m, const struct jfs_place *p, struct sta
  * jobs come, so that one is only trusted for ttl. */
 double jfs_job_entry_timeout(struct jfs_mount *m, const struct jfs_inode *view, double life)
 {
-	return jfs_view_has_cap(view) && life > m->ttl ? m->ttl : life;
+	double ttl = view->cluster->ttl;
+	return jfs_view_has_cap(view) && life > ttl ? ttl : life;
 }

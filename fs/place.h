@@ -17,12 +17,12 @@ struct jfs_job;
 struct jfs_listing;
 struct jfs_node;
 
-/* Where the jobs of inode in come from: the history under MOUNT/.history, else the
- * live cluster (an inode is `history` only while the history is on). */
+/* Where the jobs of inode in come from: its cluster's history under .history, else
+ * the live cluster (an inode is `history` only while the history is on). */
 static inline const struct jfs_source *jfs_source_of(const struct jfs_mount *m,
 						     const struct jfs_inode *in)
 {
-	return in->history ? &m->recorded : &m->live;
+	return jfs_cluster_source(in->cluster, in->history);
 }
 
 /* What an inode stands for right now. */

@@ -2,6 +2,7 @@
  * recorder started after fuse_daemonize (SQLite's locks are the process's own, and a
  * connection must not cross a fork); stopped after the session loop. */
 #include "recording.h"
+#include "mount.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,7 +25,8 @@ static void history_config(const struct jfs_recording *rec, double ttl,
 	hc->make_dirs = rec->is_default;
 }
 
-int jfs_recording_plan(const struct jfs_options *o, struct jfs_recording *rec)
+int jfs_recording_plan(const struct jfs_options *o, const char *default_path,
+		       struct jfs_recording *rec)
 {
 	memset(rec, 0, sizeof(*rec));
 	if (o->history_off)
@@ -43,6 +45,8 @@ int jfs_recording_plan(const struct jfs_options *o, struct jfs_recording *rec)
 	rec->is_default = !o->history;
 	if (o->history) {
 		snprintf(rec->path, sizeof(rec->path), "%s", o->history);
+	} else if (default_path) {
+		snprintf(rec->path, sizeof(rec->path), "%s", default_path);
 	} else if (jfs_history_default_path(rec->cluster, rec->path, sizeof(rec->path)) != 0) {
 		jfs_warn("no history: neither $XDG_STATE_HOME nor $HOME is set (use "
 			 "-o history=PATH)");
@@ -73,56 +77,58 @@ int jfs_recording_plan(const struct jfs_options *o, struct jfs_recording *rec)
 	return 0;
 }
 
-void jfs_recording_offer(void *mount, struct jfs_listing *l, bool whole, struct jfs_job *job)
+void jfs_recording_offer(void *cluster, struct jfs_listing *l, bool whole, struct jfs_job *job)
 {
-	struct jfs_mount *m = mount;
-	struct jfs_recorder *r = __atomic_load_n(&m->recorder, __ATOMIC_ACQUIRE);
+	struct jfs_cluster *c = cluster;
+	struct jfs_recorder *r = __atomic_load_n(&c->recorder, __ATOMIC_ACQUIRE);
 	if (r)
 		jfs_recorder_offer(r, l, whole, job);
 }
 
-int jfs_recording_start(struct jfs_mount *m, const struct jfs_recording *rec)
+int jfs_recording_start(struct jfs_cluster *c)
 {
+	const struct jfs_recording *rec = &c->rec;
 	if (!rec->on)
 		return 0;
 	struct jfs_history_config hc;
 	struct jfs_error e;
 	jfs_error_clear(&e);
-	history_config(rec, m->ttl, &hc);
-	if (jfs_history_open(&hc, &m->history, &e) != 0) {
+	history_config(rec, c->ttl, &hc);
+	if (jfs_history_open(&hc, &c->history, &e) != 0) {
 		jfs_err("%s; going on without a history", e.message);
 		return 0;
 	}
-	m->recorded = jfs_history_source(m->history);
+	c->recorded = jfs_history_source(c->history);
 	struct jfs_recorder_config rc = {
-		.history = m->history,
+		.history = c->history,
 		.every = rec->every,
 		.expiry_ms = rec->expiry_ms,
 		.keep_days = rec->keep_days,
+		.name = c->mount->fleet ? rec->cluster : NULL,
 	};
 	struct jfs_recorder *r;
 	int err = jfs_recorder_new(&rc, &r);
-	if (err == 0 && (err = jfs_recorder_start(r, m->store)) != 0)
+	if (err == 0 && (err = jfs_recorder_start(r, c->store)) != 0)
 		jfs_recorder_free(r);
 	if (err != 0) {
 		jfs_err("cannot start the recorder (%s): the history is read-only",
 			strerror(-err));
 		return 0;
 	}
-	__atomic_store_n(&m->recorder, r, __ATOMIC_RELEASE);
-	jfs_info("history %s: recording every %g s", rec->path, rec->every);
+	__atomic_store_n(&c->recorder, r, __ATOMIC_RELEASE);
+	jfs_info("history %s: recording %s every %g s", rec->path, rec->cluster, rec->every);
 	return 0;
 }
 
-void jfs_recording_stop(struct jfs_mount *m)
+void jfs_recording_stop(struct jfs_cluster *c)
 {
-	struct jfs_recorder *r = __atomic_exchange_n(&m->recorder, NULL, __ATOMIC_ACQ_REL);
+	struct jfs_recorder *r = __atomic_exchange_n(&c->recorder, NULL, __ATOMIC_ACQ_REL);
 	jfs_recorder_free(r); /* writes what it holds first */
 }
 
-void jfs_recording_close(struct jfs_mount *m)
+void jfs_recording_close(struct jfs_cluster *c)
 {
-	jfs_history_close(m->history);
-	m->history = NULL;
-	m->recorded.ops = NULL;
+	jfs_history_close(c->history);
+	c->history = NULL;
+	c->recorded.ops = NULL;
 }

@@ -3,12 +3,11 @@
 #ifndef JOBSFS_FS_RECORDING_H
 #define JOBSFS_FS_RECORDING_H
 
-#include "mount.h"
-
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+struct jfs_cluster;
 struct jfs_job;
 struct jfs_listing;
 struct jfs_options;
@@ -23,22 +22,24 @@ struct jfs_recording {
 	int keep_days;
 };
 
-/* Decide and check the history file (opened, created with its schema, closed). An
+/* Decide and check the history file (opened, created with its schema, closed): o's,
+ * else default_path (a fleet's), else the cluster's default. An
  * explicit file that cannot be used, or record >= expiry: one line on stderr and
  * -1. The default file failing: one warning, rec->on false, 0. */
-int jfs_recording_plan(const struct jfs_options *o, struct jfs_recording *rec);
+int jfs_recording_plan(const struct jfs_options *o, const char *default_path,
+		       struct jfs_recording *rec);
 
-/* The store's on_fetched (its arg: the mount): to the recorder once it runs. */
-void jfs_recording_offer(void *mount, struct jfs_listing *l, bool whole, struct jfs_job *job);
+/* The store's on_fetched (its arg: the cluster): to the recorder once it runs. */
+void jfs_recording_offer(void *cluster, struct jfs_listing *l, bool whole, struct jfs_job *job);
 
-/* After fuse_daemonize: open the history and start the recorder (failures are
- * logged, and the mount goes on without). Returns 0. */
-int jfs_recording_start(struct jfs_mount *m, const struct jfs_recording *rec);
+/* After fuse_daemonize: open the cluster's history and start its recorder, as
+ * c->rec plans (failures are logged, and the mount goes on without). Returns 0. */
+int jfs_recording_start(struct jfs_cluster *c);
 
 /* After the session loop: write what is queued and end the recorder. */
-void jfs_recording_stop(struct jfs_mount *m);
+void jfs_recording_stop(struct jfs_cluster *c);
 
 /* Close the history (after stop, when nothing reads it any more). */
-void jfs_recording_close(struct jfs_mount *m);
+void jfs_recording_close(struct jfs_cluster *c);
 
 #endif

@@ -19,7 +19,7 @@ static const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
 /* Written by start before the handlers go in and by end after they are out, or by
  * the stopper; read by the handler (atomic: a signal on another thread may come
  * meanwhile). */
-static struct jfs_client *_Atomic stop_client;
+static struct jfs_mount *_Atomic stop_clients; /* whose clients a signal stops */
 static struct sigaction fuse_actions[NSTOP]; /* libfuse's, by stop_signals' index */
 static bool chained[NSTOP];		     /* only touched with the handlers chained
 					      * by start, and unchained once: by the
@@ -40,14 +40,14 @@ static void unchain(void)
 			sigaction(stop_signals[i], &fuse_actions[i], NULL);
 		chained[i] = false;
 	}
-	stop_client = NULL;
+	stop_clients = NULL;
 }
 
 static void on_stop_signal(int sig, siginfo_t *info, void *ctx)
 {
-	struct jfs_client *c = stop_client; /* NULL once unchained (a late signal) */
-	if (c)
-		jfs_client_stop(c); /* one atomic store */
+	struct jfs_mount *m = stop_clients; /* NULL once unchained (a late signal) */
+	for (size_t i = 0; m && i < m->nclusters; i++)
+		jfs_client_stop(m->clusters[i].client); /* one atomic store each */
 	if (stopper_running) { /* the stopper ends the loop, once its threads are done */
 		int none = 0;
 		if (atomic_compare_exchange_strong(&signalled, &none, sig))
@@ -110,7 +110,7 @@ int jfs_stop_start(struct jfs_mount *m)
 		return -err;
 	}
 	stopper_running = true;
-	stop_client = m->client;
+	stop_clients = m;
 	for (size_t i = 0; i < NSTOP; i++) {
 		struct sigaction *fuse = &fuse_actions[i];
 		if (sigaction(stop_signals[i], NULL, fuse) != 0) {

@@ -50,7 +50,7 @@ struct waiter {
 };
 
 struct jfs_waits {
-	struct jfs_mount *m;
+	struct jfs_cluster *c;
 	struct jfs_watch *watch;
 	pthread_mutex_t lock; /* guards the list, count, and every waiter's fields */
 	struct waiter head;   /* sentinel of the list of waiters */
@@ -92,16 +92,16 @@ static void answer_of(const struct jfs_job *job, struct answer *a)
 
 /* A job that left the cluster (expired, or deleted) while waited on: its last state
  * in the history when there is one, else ENOENT. */
-static void answer_gone(struct jfs_mount *m, const char *uuid, struct answer *a)
+static void answer_gone(struct jfs_cluster *c, const char *uuid, struct answer *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->err = ENOENT;
-	if (!m->recorded.ops)
+	if (!c->recorded.ops)
 		return;
 	struct jfs_job *job = NULL;
 	struct jfs_error e;
 	jfs_error_clear(&e);
-	int rc = jfs_source_job(&m->recorded, uuid, &job, &e);
+	int rc = jfs_source_job(&c->recorded, uuid, &job, &e);
 	if (rc == 0) {
 		answer_of(job, a);
 		jfs_info("%s/wait: the job left the cluster; its last recorded state: %.*s", uuid,
@@ -163,7 +163,7 @@ static void on_end(void *arg, const char *uuid, struct jfs_job *job)
 	if (job)
 		answer_of(job, &a);
 	else
-		answer_gone(ws->m, uuid, &a);
+		answer_gone(ws->c, uuid, &a);
 	done.next = done.prev = &done;
 	pthread_mutex_lock(&ws->lock);
 	for (struct waiter *w = ws->head.next, *next; w != &ws->head; w = next) {
@@ -267,7 +267,7 @@ void jfs_wait_read(fuse_req_t req, struct jfs_mount *m, const struct jfs_inode *
 	jfs_error_clear(&e);
 	int rc = jfs_source_job(src, in->uuid, &job, &e);
 	if (rc == -ENOENT && !in->history) {
-		answer_gone(m, in->uuid, &a);
+		answer_gone(in->cluster, in->uuid, &a);
 		reply_answer(req, &a, size, off);
 		return;
 	}
@@ -283,11 +283,11 @@ void jfs_wait_read(fuse_req_t req, struct jfs_mount *m, const struct jfs_inode *
 	jfs_job_unref(job);
 	if (over) {
 		reply_answer(req, &a, size, off);
-	} else if (!m->waits || !jfs_uuid_is_valid(in->uuid)) {
+	} else if (!in->cluster->waits || !jfs_uuid_is_valid(in->uuid)) {
 		/* (a job whose uuid is not one cannot be asked for: never polled) */
-		fuse_reply_err(req, m->waits ? EINVAL : ENOSYS);
+		fuse_reply_err(req, in->cluster->waits ? EINVAL : ENOSYS);
 	} else {
-		wait_for(m->waits, req, in->uuid, size, off);
+		wait_for(in->cluster->waits, req, in->uuid, size, off);
 	}
 }
 
@@ -296,17 +296,17 @@ void jfs_wait_attr(struct jfs_mount *m, const struct jfs_inode *in, struct stat 
 	jfs_file_attr_fill(m, in->ino, 0444, JFS_WAIT_SIZE, m->mounted_ms, st);
 }
 
-int jfs_waits_start(struct jfs_mount *m)
+int jfs_waits_start(struct jfs_cluster *c)
 {
 	struct jfs_waits *ws = calloc(1, sizeof(*ws));
 	if (!ws)
 		return -ENOMEM;
-	ws->m = m;
+	ws->c = c;
 	ws->head.next = ws->head.prev = &ws->head;
 	int rc = -pthread_mutex_init(&ws->lock, NULL);
 	struct jfs_watch_config wc = {
-		.store = m->store,
-		.interval = m->ttl > 0.1 ? m->ttl : 0.1, /* ttl=0 must not spin */
+		.store = c->store,
+		.interval = c->ttl > 0.1 ? c->ttl : 0.1, /* ttl=0 must not spin */
 		.collect = collect,
 		.on_end = on_end,
 		.arg = ws,
@@ -317,13 +317,13 @@ int jfs_waits_start(struct jfs_mount *m)
 		free(ws);
 		return rc;
 	}
-	m->waits = ws;
+	c->waits = ws;
 	return 0;
 }
 
-void jfs_waits_stop(struct jfs_mount *m)
+void jfs_waits_stop(struct jfs_cluster *c)
 {
-	struct jfs_waits *ws = m->waits;
+	struct jfs_waits *ws = c->waits;
 	if (!ws)
 		return;
 	jfs_watch_stop(ws->watch);
@@ -340,7 +340,7 @@ void jfs_waits_stop(struct jfs_mount *m)
 		fuse_reply_err(w->req, ENOTCONN);
 		free(w);
 	}
-	m->waits = NULL;
+	c->waits = NULL;
 	pthread_mutex_destroy(&ws->lock);
 	free(ws);
 }

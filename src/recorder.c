@@ -259,14 +259,16 @@ static void list_cluster(struct jfs_recorder *r)
 		char what[512];
 		jfs_error_format(&e, what, sizeof(what));
 		if (!r->list_failing)
-			jfs_warn("recording: cannot list the cluster: %s", what);
+			jfs_warn("recording%s%s: cannot list the cluster: %s",
+				 r->cfg.name ? " " : "", r->cfg.name ? r->cfg.name : "", what);
 		r->list_failing = true;
 		snprintf(r->cause, sizeof(r->cause), "cluster not listed: %s", what);
 		count(r, &r->ctr.failures, 1);
 		return;
 	}
 	if (r->list_failing)
-		jfs_info("recording: the cluster answers again");
+		jfs_info("recording%s%s: the cluster answers again", r->cfg.name ? " " : "",
+			 r->cfg.name ? r->cfg.name : "");
 	r->list_failing = false;
 	count(r, &r->ctr.listings, 1);
 	struct offer *o = calloc(1, sizeof(*o));

@@ -168,6 +168,7 @@ struct jfs_store {
 	int64_t expiry_ms;
 	int64_t negative_ms;
 	size_t mem_max;
+	struct jfs_store_budget *budget; /* shared with other stores, or NULL */
 	jfs_store_clock_fn clock;
 	jfs_store_clock_fn mono; /* the monotonic clock: ages against ttl */
 	void *mono_arg;
@@ -402,6 +403,8 @@ static void entry_drop_job_locked(struct jfs_store *s, struct job_entry *je)
 	if (!je->job)
 		return;
 	s->mem -= je->job->mem;
+	if (s->budget)
+		__atomic_sub_fetch(&s->budget->used, je->job->mem, __ATOMIC_RELAXED);
 	jfs_job_unref(je->job);
 	je->job = NULL;
 }
@@ -496,6 +499,8 @@ static bool set_job_locked(struct jfs_store *s, struct job_entry *je, struct jfs
 		entry_drop_job_locked(s, je);
 		je->job = jfs_job_ref(*job);
 		s->mem += (*job)->mem;
+		if (s->budget)
+			__atomic_add_fetch(&s->budget->used, (*job)->mem, __ATOMIC_RELAXED);
 	}
 	je->fetched_ms = fetched_ms;
 	je->ready_mono_ms = ready_mono_ms;
@@ -525,11 +530,18 @@ static bool set_negative_locked(struct jfs_store *s, struct job_entry *je, uint6
  * Each call passes over at most EVICT_HELD_MAX jobs held elsewhere: when those alone
  * exceed the cap, a call costs that much, not a walk of every entry under the lock. */
 #define EVICT_HELD_MAX 64
+static bool over_cap(const struct jfs_store *s)
+{
+	if (s->budget)
+		return __atomic_load_n(&s->budget->used, __ATOMIC_RELAXED) > s->budget->max;
+	return s->mem > s->mem_max;
+}
+
 static void evict_locked(struct jfs_store *s)
 {
 	unsigned held = 0;
 	struct job_entry *je = s->lru.prev;
-	while (s->mem > s->mem_max && je != &s->lru && held < EVICT_HELD_MAX) {
+	while (over_cap(s) && je != &s->lru && held < EVICT_HELD_MAX) {
 		struct job_entry *prev = je->prev;
 		if (je->job && !je->inflight &&
 		    __atomic_load_n(&je->job->refs, __ATOMIC_ACQUIRE) == 1) {
@@ -1161,6 +1173,7 @@ int jfs_store_new(struct jfs_client *c, const struct jfs_store_config *cfg,
 	s->negative_ms = s->ttl_ms < JFS_STORE_NEGATIVE_MAX_MS ? s->ttl_ms
 							       : JFS_STORE_NEGATIVE_MAX_MS;
 	s->mem_max = cfg->mem_max ? cfg->mem_max : JFS_STORE_MEM_DEFAULT;
+	s->budget = cfg->budget;
 	s->clock = cfg->clock ? cfg->clock : default_clock;
 	s->clock_arg = cfg->clock ? cfg->clock_arg : s->http;
 	s->mono = cfg->mono_clock ? cfg->mono_clock : default_mono;

@@ -39,6 +39,7 @@ struct jfs_recorder_config {
 				      * none (record only what readers fetch) */
 	int64_t expiry_ms;	     /* the cluster's retention of a finished job */
 	int keep_days;		     /* retention of the history; 0: keep for ever */
+	const char *name;	     /* the cluster, as log lines name it (NULL: none) */
 };
 
 struct jfs_recorder;

@@ -45,6 +45,11 @@ struct jfs_store_config {
 	double ttl;		  /* seconds active jobs and listings stay fresh; >= 0 */
 	int64_t expiry;		  /* seconds the cluster keeps a finished job */
 	size_t mem_max;		  /* cap on the bytes of jobs held (job->mem); 0: default */
+	/* A cap shared with other stores (a fleet's clusters): the bytes of jobs every
+	 * store holds, counted here too, and kept under its max (each store evicting its
+	 * own least recently used jobs); mem_max is then ignored. NULL: this store's
+	 * own cap. Must outlive the store. */
+	struct jfs_store_budget *budget;
 	jfs_store_clock_fn clock; /* NULL: our clock plus the skew the HTTP layer saw */
 	void *clock_arg;
 	/* The monotonic clock that ages are measured on (freshness against ttl, the
@@ -64,6 +69,12 @@ struct jfs_store_config {
 	 * not call the store. NULL: none. */
 	void (*on_fetched)(void *arg, struct jfs_listing *l, bool whole, struct jfs_job *job);
 	void *on_fetched_arg;
+};
+
+/* The bytes of jobs several stores hold together, and their cap. */
+struct jfs_store_budget {
+	size_t used; /* atomic (__atomic builtins) */
+	size_t max;
 };
 
 struct jfs_store_counters {

@@ -225,6 +225,31 @@ class Fstab:
                          "comment=jobs,ttl=3" % self.passfile, mp)
         self.check_mounted_and_unmount(mp, self.mount(["mount", "--fstab", tab, mp]))
 
+    def t_fleet_config(self):
+        """A fleet: `CONFIG DIR fuse.jobsfs _netdev,nofail` (issue 15), the source a
+        config file; its cluster's directory holds the jobs."""
+        mp = self.mountpoint()
+        conf = os.path.join(self.tmp, "fleet.conf")
+        with open(conf, "w") as f:
+            f.write("[defaults]\nhistory = off\n[c1]\nurl = %s\nusername = admin\n"
+                    "password_file = %s\n" % (self.sim.url, self.passfile))
+        os.chmod(conf, 0o600)
+        path = os.path.join(self.tmp, "fstab-fleet")
+        with open(path, "w") as f:
+            f.write("%s %s fuse.jobsfs _netdev,nofail 0 0\n" % (conf, mp))
+        r = self.mount(["mount", "--fstab", path, mp])
+        assert r.returncode == 0, "mount exited %d: %s" % (r.returncode, r.stderr + r.stdout)
+        try:
+            assert os.listdir(mp) == ["c1"], os.listdir(mp)
+            assert set(os.listdir(os.path.join(mp, "c1"))) == set(self.states)
+        finally:
+            u = subprocess.run(["umount", mp], capture_output=True, text=True)
+        assert u.returncode == 0, u.stderr
+        deadline = time.monotonic() + 15
+        while daemons(mp) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not daemons(mp), "jobsfs still runs after umount %s" % mp
+
     def t_password_file_others_refused(self):
         mp = self.mountpoint()
         loose = write_secret(os.path.join(self.tmp, "loose.pass"), PASSWORD, 0o644)
@@ -421,6 +446,7 @@ class Fstab:
             ("mount -t fuse.jobsfs -o user=,password_file=", self.t_mount_user_password_file),
             ("fstab: user=, password_file=, _netdev", self.t_fstab_user),
             ("fstab: username=, nofail, noauto, x-systemd.*", self.t_fstab_username_systemd),
+            ("fstab: a fleet config as the source", self.t_fleet_config),
             ("mount: password file others can read", self.t_password_file_others_refused),
             ("mount: wrong password", self.t_wrong_password_refused),
             ("fstab: unknown option", self.t_unknown_option),

@@ -93,7 +93,7 @@ def case_no_arguments():
     for argv in ([], ["http://127.0.0.1:9"]):
         r = run([JOBSFS, *argv])
         assert r.returncode == 1, "jobsfs %s: exit %d" % (" ".join(argv), r.returncode)
-        assert r.stdout == "" and "usage: jobsfs [options] URL MOUNTPOINT (see jobsfs -h)" \
+        assert r.stdout == "" and "usage: jobsfs [options] URL|CONFIG MOUNTPOINT (see jobsfs -h)" \
             in r.stderr, "jobsfs %s: %r" % (" ".join(argv), r.stderr)
 
 

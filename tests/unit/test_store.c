@@ -801,6 +801,55 @@ START_TEST(memory_cap_evicts_least_recent)
 }
 END_TEST
 
+/* A fleet's stores share one cap: what each holds is counted in the budget, and one
+ * store over the shared cap evicts its own least recently used jobs. */
+START_TEST(shared_budget_counts_every_store)
+{
+	struct jfs_store_budget budget = { .used = 0, .max = (size_t)1 << 40 };
+	struct jfs_client_config cc = { .http = { .base_url = sim.url }, .page_size = PAGE };
+	struct jfs_store_config sc = { .ttl = TTL, .expiry = EXPIRY, .clock = test_clock,
+				       .mono_clock = test_mono, .budget = &budget };
+	struct jfs_client *c = NULL;
+	struct jfs_store *a = NULL, *b = NULL;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	ck_assert_int_eq(jfs_client_new(&cc, &c, &e), 0);
+	ck_assert_int_eq(jfs_store_new(c, &sc, &a), 0);
+	ck_assert_int_eq(jfs_store_new(c, &sc, &b), 0);
+	struct jfs_listing *l = NULL;
+	ck_assert_int_eq(jfs_store_listing(a, NULL, &l, &e), 0);
+	ck_assert_uint_gt(l->n, 10);
+	char *uuids[4];
+	for (int k = 0; k < 4; k++)
+		uuids[k] = strdup(l->jobs[k]->uuid);
+	jfs_listing_unref(l);
+	struct jfs_store_counters ca, cb;
+	jfs_store_counters_get(a, &ca);
+	ck_assert_uint_gt(ca.mem, 0);
+	ck_assert_uint_eq(budget.used, ca.mem);
+	for (int k = 0; k < 3; k++) {
+		struct jfs_job *job = NULL;
+		ck_assert_int_eq(jfs_store_job(b, uuids[k], &job, &e), 0);
+		jfs_job_unref(job);
+	}
+	jfs_store_counters_get(b, &cb);
+	ck_assert_uint_eq(budget.used, ca.mem + cb.mem);
+	/* a's jobs fill the shared cap: b, asked for more, keeps to its own LRU */
+	budget.max = ca.mem;
+	struct jfs_job *job = NULL;
+	ck_assert_int_eq(jfs_store_job(b, uuids[3], &job, &e), 0);
+	jfs_job_unref(job);
+	jfs_store_counters_get(b, &cb);
+	ck_assert_uint_ge(cb.evictions, 1);
+	jfs_store_free(b);
+	jfs_store_free(a);
+	ck_assert_uint_eq(budget.used, 0);
+	for (int k = 0; k < 4; k++)
+		free(uuids[k]);
+	jfs_client_free(c);
+}
+END_TEST
+
 START_TEST(rejected_view_is_einval)
 {
 	struct fixture f;
@@ -985,6 +1034,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, sim_setup, sim_teardown);
 	tcase_add_test(tc, listing_costs_one_request_per_page);
 	tcase_add_test(tc, within_ttl_no_request);
+	tcase_add_test(tc, shared_budget_counts_every_store);
 	tcase_add_test(tc, slow_walk_is_fresh_on_arrival);
 	tcase_add_test(tc, finished_job_needs_no_refresh);
 	tcase_add_test(tc, active_job_refreshed_once_after_ttl);
