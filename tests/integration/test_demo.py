@@ -117,10 +117,25 @@ def main():
                 pass
         assert not left, "processes still running on %s: %s" % (mnt, left)
 
+    def fleet_tour():
+        fleet_mnt = os.path.join(tmp, "fleet")
+        r = subprocess.run([demo, "fleet", "--fleet", "--tour"], cwd=tmp, capture_output=True,
+                           timeout=240, env=dict(os.environ, JOBSFS_DEMO_SEED="4242"))
+        out = r.stdout.decode("utf-8", "replace")
+        assert r.returncode == 0, "demo --fleet exited %d:\n%s\n%s" % (
+            r.returncode, out[-1500:], r.stderr.decode("utf-8", "replace")[-1500:])
+        assert out.split("$ ls fleet\n", 1)[1].splitlines()[:3] == ["east", "lab", "west"], out
+        counts = re.findall(r"^fleet/(east|lab|west) (\d+) jobs$", out, re.M)
+        assert [c for c, _ in counts] == ["east", "lab", "west"], out[-1500:]
+        assert all(int(n) >= 100 for _, n in counts), counts
+        assert "fleet/east/state=failure/:" in out, out[-1500:]
+        assert not harness.mounted(fleet_mnt) and not os.path.exists(fleet_mnt)
+
     runner.run("demo --tour exits 0", run_demo)
     runner.run("demo shows every tour command", tour_shown)
     runner.run("demo prints nothing it did not mean", nothing_unmeant)
     runner.run("demo unmounts and stops everything", all_stopped)
+    runner.run("demo --fleet: three clusters in one mount", fleet_tour)
     return runner.finish()
 
 
