@@ -284,8 +284,13 @@ class Case:
             changed = time.monotonic()
             for r in readers:
                 assert r.join(TTL + 10) == b"success\n", r.result
-            took = max(r.done_at for r in readers) - changed
-            assert took <= TTL + 1.5, "the last returned %.2fs after the change" % took
+            # Half within ttl and a second, as one waiter; the last a little later:
+            # a thousand readers waking on two CPUs shared with the rest of the
+            # suite (under the sanitizers too).
+            done = sorted(r.done_at - changed for r in readers)
+            assert done[len(done) // 2] <= TTL + 1.0, "the median returned %.2fs after the " \
+                "change" % done[len(done) // 2]
+            assert done[-1] <= TTL + 5.0, "the last returned %.2fs after the change" % done[-1]
         finally:
             m.unmount()
 

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""A fleet at scale: C simulated clusters of J jobs each in one mount, against one
+cluster of C x J jobs in one mount, and against a tmpfs copy of the fleet's tree.
+
+For each it times, cold (just mounted) and warm (again at once): `ls MOUNT/*/state=failure/`
+(for the single cluster: `ls MOUNT/state=failure/`), `cat MOUNT/*/*/state | sort | uniq -c`
+and `grep -rl PATTERN MOUNT`; and reports jobsfs's RSS after a whole listing (per job,
+beyond the JSON the cache holds), its threads and its sockets.
+
+It is not a test: it prints a table (Markdown). Environment: JOBSFS and ONTAP_SIM.
+    JOBSFS=build/fs/jobsfs ONTAP_SIM=build/tests/sim/ontap-sim \\
+        tests/bench/fleet_bench.py --clusters 20 --jobs 5000
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402
+
+PATTERN = "unavailable"
+EXPIRY = 100 * 86400  # the tree stays put during a run (jobs older than 300 s kept)
+
+
+def proc_status(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def sockets(pid):
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def drop_caches():
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+    except OSError:
+        pass
+
+
+def run(cmd, cwd):
+    t0 = time.monotonic()
+    r = subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, timeout=3600)
+    took = time.monotonic() - t0
+    if r.returncode not in (0, 1):
+        raise RuntimeError("%s: exit %d: %s" % (cmd, r.returncode, r.stderr[-300:]))
+    return took, r.stdout
+
+
+def fmt(s):
+    return "%.0f ms" % (s * 1000) if s < 1 else "%.2f s" % s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clusters", type=int, default=20)
+    ap.add_argument("--jobs", type=int, default=5000, help="jobs per cluster")
+    ap.add_argument("--no-single", action="store_true", help="skip the one-cluster mount")
+    ap.add_argument("--no-tmpfs", action="store_true", help="skip the tmpfs copy")
+    a = ap.parse_args()
+    jobsfs, sim_bin = harness.binaries_or_skip()
+    tmp = harness.tempdir("jobsfs-fleetbench-")
+    total = a.clusters * a.jobs
+
+    sims = [harness.Sim(sim_bin, ["--jobs", str(a.jobs), "--seed", str(i + 1), "--expiry",
+                                  "86400", "--max-records-default", "1000"], start_timeout=120)
+            for i in range(a.clusters)]
+    conf = os.path.join(tmp, "fleet.conf")
+    with open(conf, "w") as f:
+        f.write("[defaults]\nexpiry = %d\nttl = 3600\n" % EXPIRY)
+        for i, s in enumerate(sims):
+            f.write("[c%02d]\nurl = %s\n" % (i, s.url))
+    os.chmod(conf, 0o600)
+    rows = []
+
+    def measure(label, source, opts, cmds, list_all):
+        mnt = os.path.join(tmp, "m-" + label.split()[0])
+        os.makedirs(mnt, exist_ok=True)
+        res = {}
+        for name, cmd in cmds:
+            drop_caches()
+            m = harness.Mount(jobsfs, source, mnt, opts, timeout=120)
+            try:
+                cold, out = run(cmd, mnt)
+                warm, out2 = run(cmd, mnt)
+                res[name] = (cold, warm, out == out2)
+            finally:
+                m.unmount(timeout=120)
+        m = harness.Mount(jobsfs, source, mnt, opts, timeout=120)
+        try:
+            rss0 = proc_status(m.proc.pid, "VmRSS")
+            run(list_all, mnt)
+            rss1 = proc_status(m.proc.pid, "VmRSS")
+            res["rss"] = (rss0, rss1, proc_status(m.proc.pid, "Threads"), sockets(m.proc.pid))
+        finally:
+            m.unmount(timeout=120)
+        rows.append((label, res))
+
+    fleet_cmds = [("ls */state=failure/", "ls */state=failure/ | wc -l"),
+                  ("cat */*/state | sort | uniq -c", "cat */*/state | sort | uniq -c"),
+                  ("grep -rl P", "grep -rl %s . | wc -l" % PATTERN)]
+    measure("fleet %d x %d" % (a.clusters, a.jobs), conf, ["history=off"], fleet_cmds,
+            "ls */ | wc -l")
+
+    if not a.no_single:
+        one = harness.Sim(sim_bin, ["--jobs", str(total), "--seed", "99", "--expiry", "86400",
+                                    "--max-records-default", "1000"], start_timeout=300)
+        measure("one cluster of %d" % total, one.url,
+                ["history=off", "expiry=%d" % EXPIRY, "ttl=3600"],
+                [("ls */state=failure/", "ls state=failure/ | wc -l"),
+                 ("cat */*/state | sort | uniq -c", "cat */state | sort | uniq -c"),
+                 ("grep -rl P", "grep -rl %s . | wc -l" % PATTERN)], "ls | wc -l")
+        one.stop()
+
+    if not a.no_tmpfs:
+        copy = os.path.join(tmp, "tmpfs")
+        os.mkdir(copy)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8g", "tmpfs", copy], check=True)
+        try:
+            mnt = os.path.join(tmp, "m-copy")
+            os.mkdir(mnt)
+            m = harness.Mount(jobsfs, conf, mnt, ["history=off"], timeout=120)
+            try:
+                subprocess.run("cp -a %s/. %s/" % (mnt, copy), shell=True, check=True)
+            finally:
+                m.unmount(timeout=120)
+            res = {}
+            for name, cmd in fleet_cmds:
+                drop_caches()
+                t1, _ = run(cmd, copy)
+                t2, _ = run(cmd, copy)
+                res[name] = (t1, t2, True)
+            rows.append(("tmpfs copy of the fleet", res))
+        finally:
+            subprocess.run(["umount", copy])
+
+    print("| mount | command | cold | warm | same output |")
+    print("|---|---|--:|--:|---|")
+    for label, res in rows:
+        for name, _ in fleet_cmds:
+            if name in res:
+                cold, warm, same = res[name]
+                print("| %s | `%s` | %s | %s | %s |" % (label, name, fmt(cold), fmt(warm),
+                                                     "yes" if same else "no"))
+    print()
+    print("| mount | RSS after mount | after listing all | per job | threads | sockets |")
+    print("|---|--:|--:|--:|--:|--:|")
+    for label, res in rows:
+        if "rss" in res:
+            r0, r1, th, so = res["rss"]
+            print("| %s | %.1f MiB | %.1f MiB | %.0f B | %d | %d |" % (
+                label, r0 / 1024, r1 / 1024, (r1 - r0) * 1024 / total, th, so))
+    print("\nRun %s UTC: `tests/bench/fleet_bench.py %s`" % (
+        time.strftime("%Y-%m-%d %H:%M", time.gmtime()), " ".join(sys.argv[1:])))
+    for s in sims:
+        s.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
