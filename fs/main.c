@@ -354,8 +354,7 @@ static int clusters_plan(struct jfs_mount *m, const struct jfs_options *o,
 			fprintf(stderr, "jobsfs: %s\n", msg);
 			ret = -1;
 		}
-		c->url = strdup(co->url);
-		if (ret == 0 && (!c->url || (fleet && !c->name))) {
+		if (ret == 0 && fleet && !c->name) {
 			fprintf(stderr, "jobsfs: out of memory\n");
 			ret = -1;
 		}
@@ -434,7 +433,6 @@ static void clusters_free(struct jfs_mount *m)
 		jfs_store_free(c->store);
 		jfs_client_free(c->client);
 		free(c->name);
-		free(c->url);
 	}
 	free(m->clusters);
 	m->clusters = NULL;

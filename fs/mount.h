@@ -39,7 +39,6 @@ struct jfs_open_handle {
 struct jfs_cluster {
 	struct jfs_mount *mount;
 	char *name;		       /* its directory in a fleet's MOUNT; NULL alone */
-	char *url;
 	struct jfs_client *client;
 	struct jfs_store *store;
 	struct jfs_history *history;   /* NULL when history is off */

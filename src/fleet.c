@@ -151,14 +151,6 @@ static void note_header(struct parse *p, const char *name)
 	p->header_entered = false;
 }
 
-static struct jfs_fleet_cluster *find_cluster(struct parse *p, const char *name)
-{
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->clusters[i].name, name) == 0)
-			return &p->clusters[i];
-	return NULL;
-}
-
 static void cluster_clear(struct jfs_fleet_cluster *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
@@ -211,13 +203,8 @@ static struct jfs_fleet_cluster *enter(struct parse *p, const char *section)
 		fail(p, line, EINVAL, "[%s]: %s for a cluster's directory", section, why);
 		return NULL;
 	}
-	bool is_defaults = strcmp(section, JFS_FLEET_DEFAULTS) == 0;
-	if ((is_defaults && p->defaults.line) || (!is_defaults && find_cluster(p, section))) {
-		fail(p, line, EINVAL, "[%s] a second time (line %d)", section,
-		     is_defaults ? p->defaults.line : find_cluster(p, section)->line);
-		return NULL;
-	}
-	if (is_defaults) {
+	/* (a section named twice was refused at its header: note_header) */
+	if (strcmp(section, JFS_FLEET_DEFAULTS) == 0) {
 		if (p->n) {
 			fail(p, line, EINVAL, "[%s] after a cluster's section: put it first",
 			     JFS_FLEET_DEFAULTS);

@@ -27,14 +27,6 @@ PATTERN = "unavailable"
 EXPIRY = 100 * 86400  # the tree stays put during a run (jobs older than 300 s kept)
 
 
-def proc_status(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def sockets(pid):
     n = 0
     for fd in os.listdir("/proc/%d/fd" % pid):
@@ -104,10 +96,11 @@ def main():
                 m.unmount(timeout=120)
         m = harness.Mount(jobsfs, source, mnt, opts, timeout=120)
         try:
-            rss0 = proc_status(m.proc.pid, "VmRSS")
+            rss0 = harness.proc_status(m.proc.pid, "VmRSS")
             run(list_all, mnt)
-            rss1 = proc_status(m.proc.pid, "VmRSS")
-            res["rss"] = (rss0, rss1, proc_status(m.proc.pid, "Threads"), sockets(m.proc.pid))
+            rss1 = harness.proc_status(m.proc.pid, "VmRSS")
+            res["rss"] = (rss0, rss1, harness.proc_status(m.proc.pid, "Threads"),
+                          sockets(m.proc.pid))
         finally:
             m.unmount(timeout=120)
         rows.append((label, res))

@@ -56,14 +56,6 @@ def sh(cmd, cwd, timeout=3600):
     return dt, r.stdout
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -183,7 +175,7 @@ def bench_history(args, jobsfs, sim_bin, base, n, tmp, out):
             continue
         m = harness.Mount(jobsfs, sim.url, mp, opts, timeout=60)
         cold, got = sh(cmd, mp)
-        rss = rss_kib(m.proc.pid) if name == "ls -l" else None
+        rss = harness.proc_status(m.proc.pid, "VmRSS") if name == "ls -l" else None
         warm, got2 = sh(cmd, mp)
         m.unmount()
         t = "–"
@@ -238,7 +230,7 @@ def bench_pg(args, jobsfs, sim_bin, base, n, tmp, out):
     for name, cmd, _ in PG_OPS:
         m = harness.Mount(jobsfs, sim.url, mp, opts, env=env, timeout=60)
         cold, _ = sh(cmd, mp)
-        rss = rss_kib(m.proc.pid) if name == "ls -l" else None
+        rss = harness.proc_status(m.proc.pid, "VmRSS") if name == "ls -l" else None
         warm, _ = sh(cmd, mp)
         m.unmount()
         out.append("| %s | %d | %.2f s | %.2f s | %s |" % (

@@ -32,14 +32,6 @@ threading.stack_size(256 * 1024)  # thousands of reader threads
 sys.setswitchinterval(1e-4)
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def timed(fn):
     t0 = time.monotonic()
     fn()
@@ -49,6 +41,17 @@ def timed(fn):
 def requests(sim):
     by = sim.request("GET", "/_sim/counters")[1]["by_endpoint"]
     return by.get("GET /api/cluster/jobs", 0) + by.get("GET /api/cluster/jobs/{uuid}", 0)
+
+
+def count_then_end(sim, uuids, seconds):
+    """The cluster's requests per ttl over seconds while they wait; then every job
+    ends at once. Returns (requests per ttl, when they ended)."""
+    sim.request("POST", "/_sim/counters/reset")
+    time.sleep(seconds)
+    per_ttl = requests(sim) * TTL / seconds
+    for u in uuids:
+        sim.update_job(u, state="success")
+    return per_ttl, time.monotonic()
 
 
 def fmt_s(s):
@@ -64,7 +67,7 @@ def jobsfs_row(jobsfs, sim_bin, tmp, waiters, jobs, seconds):
     try:
         uuids = [sim.new_job(description="Vol Move", state="running")["uuid"]
                  for _ in range(jobs)]
-        rss0 = rss_kib(m.proc.pid)
+        rss0 = harness.proc_status(m.proc.pid, "VmRSS")
         done = [None] * waiters
 
         def reader(i):
@@ -76,15 +79,10 @@ def jobsfs_row(jobsfs, sim_bin, tmp, waiters, jobs, seconds):
         for t in threads:
             t.start()
         time.sleep(2)
-        rss1 = rss_kib(m.proc.pid)
+        rss1 = harness.proc_status(m.proc.pid, "VmRSS")
         ls = timed(lambda: os.listdir(mnt))
         cat = timed(lambda: open(os.path.join(mnt, uuids[0], "state"), "rb").read())
-        sim.request("POST", "/_sim/counters/reset")
-        time.sleep(seconds)
-        per_ttl = requests(sim) * TTL / seconds
-        for u in uuids:
-            sim.update_job(u, state="success")
-        ended = time.monotonic()
+        per_ttl, ended = count_then_end(sim, uuids, seconds)
         for t in threads:
             t.join(60)
         lat = [d - ended for d in done if d]
@@ -107,12 +105,7 @@ def curl_row(sim_bin, waiters, jobs, seconds):
         procs = [subprocess.Popen(["bash", "-c", script, sim.url, uuids[i % jobs]])
                  for i in range(waiters)]
         time.sleep(2)
-        sim.request("POST", "/_sim/counters/reset")
-        time.sleep(seconds)
-        per_ttl = requests(sim) * TTL / seconds
-        for u in uuids:
-            sim.update_job(u, state="success")
-        ended = time.monotonic()
+        per_ttl, ended = count_then_end(sim, uuids, seconds)
         lat = []
         for p in procs:
             p.wait(120)

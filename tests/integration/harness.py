@@ -26,6 +26,16 @@ import urllib.request
 SKIP = 77  # meson's "skipped" exit code
 
 
+def proc_status(pid, field):
+    """A number field of /proc/PID/status (VmRSS in KiB, Threads, ...); 0 when absent.
+    For the benchmarks' figures of jobsfs's memory and threads."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def skip(reason):
     print("SKIP: " + reason, flush=True)
     sys.exit(SKIP)

@@ -155,6 +155,16 @@ struct json_object *sim_call_json(const struct sim *s, const char *method, const
 	return root;
 }
 
+long sim_endpoint_count(const struct sim *s, const char *endpoint)
+{
+	struct json_object *root = sim_call_json(s, "GET", "/_sim/counters", NULL, 200), *by, *n;
+	ck_assert(json_object_object_get_ex(root, "by_endpoint", &by));
+	long v = json_object_object_get_ex(by, endpoint, &n) ? (long)json_object_get_int64(n)
+							      : 0;
+	json_object_put(root);
+	return v;
+}
+
 void sim_faults(const struct sim *s, const char *spec)
 {
 	ck_assert_int_eq(sim_request(s, "POST", "/_sim/faults", spec, NULL), 200);

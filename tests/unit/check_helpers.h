@@ -54,6 +54,10 @@ struct json_object;
 struct json_object *sim_call_json(const struct sim *s, const char *method, const char *path,
 				  const char *body, long want_status);
 
+/* Requests the simulator received on one endpoint ("GET /api/cluster/jobs") since its
+ * counters were last reset. */
+long sim_endpoint_count(const struct sim *s, const char *endpoint);
+
 /* Set the simulator's faults (POST /_sim/faults spec); fails the test unless accepted. */
 void sim_faults(const struct sim *s, const char *spec);
 

@@ -90,12 +90,7 @@ static struct json_object *sim_json(const char *method, const char *path, const 
 /* Requests the simulator received on one endpoint since the last reset. */
 static long sim_count(const char *endpoint)
 {
-	struct json_object *root = sim_json("GET", "/_sim/counters", NULL, 200), *by, *n;
-	ck_assert(json_object_object_get_ex(root, "by_endpoint", &by));
-	long v = json_object_object_get_ex(by, endpoint, &n) ? (long)json_object_get_int64(n)
-							      : 0;
-	json_object_put(root);
-	return v;
+	return sim_endpoint_count(&sim, endpoint);
 }
 
 static long sim_total(void)
