@@ -26,6 +26,19 @@ import urllib.request
 SKIP = 77  # meson's "skipped" exit code
 
 
+def wait_for(what, pred, timeout=15, step=0.1):
+    """pred()'s first true value, polled every step seconds; AssertionError naming what
+    after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(step)
+
+
 def proc_status(pid, field):
     """A number field of /proc/PID/status (VmRSS in KiB, Threads, ...); 0 when absent.
     For the benchmarks' figures of jobsfs's memory and threads."""

@@ -32,15 +32,7 @@ import harness  # noqa: E402
 TTL = 1
 
 
-def wait_for(what, pred, timeout=15, step=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(step)
+wait_for = harness.wait_for
 
 
 def rows(db, sql="SELECT count(*) FROM jobs"):

@@ -28,14 +28,7 @@ import harness  # noqa: E402
 
 
 def wait_for(what, pred, timeout=20, step=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(step)
+    return harness.wait_for(what, pred, timeout, step)
 
 
 class Team:

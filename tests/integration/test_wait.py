@@ -46,15 +46,7 @@ GET_ONE = "GET /api/cluster/jobs/{uuid}"
 PATCH = "PATCH /api/cluster/jobs/{uuid}"
 
 
-def wait_for(what, pred, timeout=15, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(step)
+wait_for = harness.wait_for
 
 
 def read_file(path):
