@@ -206,7 +206,8 @@ static void *pusher_main(void *arg)
 			n_dir = 0;
 		}
 		struct fuse_bufvec buf = FUSE_BUFVEC_INIT(it.file->size);
-		buf.buf[0].mem = it.file->data;
+		/* libfuse's buffers are not const; a store only reads from them. */
+		buf.buf[0].mem = (void *)it.file->data;
 		/* -ENOENT: the kernel forgot the inode meanwhile; a read asks. */
 		int rc = fuse_lowlevel_notify_store(p->se, it.ino, 0, &buf, 0);
 		if (rc == 0)

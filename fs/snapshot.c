@@ -86,7 +86,7 @@ uint32_t jfs_snapshot_hash_listing(const struct jfs_listing *l)
 uint32_t jfs_snapshot_hash_node(const struct jfs_node *node)
 {
 	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < node->nchildren; i++)
+	for (size_t i = 0; node->is_dir && i < node->nchildren; i++)
 		h = fnv(h, node->children[i].name);
 	return cookie_hash(h);
 }

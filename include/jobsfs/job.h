@@ -22,20 +22,29 @@ enum jfs_job_state {
 };
 
 /* One entry of a job's tree: a directory (a JSON object or array, or the job itself)
- * or a file (a scalar: its value and a newline; or job.json). */
+ * or a file (a scalar: its value and a newline; or job.json). A million jobs hold
+ * a dozen of these each, so a node is 24 bytes: what only files or only directories
+ * use shares storage (is_dir says which is meant). */
 struct jfs_node {
-	char *name;	/* a safe file name (see jfs_name_encode) */
+	const char *name; /* a safe file name (see jfs_name_encode) */
+	union {
+		const char *data;		 /* files: the content, NUL-terminated */
+		const struct jfs_node *children; /* directories: entries, sorted by name
+						  * (strcmp) */
+	};
+	union {
+		uint32_t size;	    /* files: exact length of data */
+		uint32_t nchildren; /* directories */
+	};
 	bool is_dir;
-	char *data;	/* files: the content, NUL-terminated; NULL for directories */
-	size_t size;	/* files: exact length of data */
-	struct jfs_node *children; /* directories: entries, sorted by name (strcmp) */
-	size_t nchildren;
 };
 
 struct jfs_job {
-	char *uuid;		/* as the cluster sent it */
-	char *name;		/* the job directory's name: jfs_name_encode(uuid) */
+	const char *uuid;	/* as the cluster sent it */
+	const char *name;	/* the job directory's name: jfs_name_encode(uuid) (the
+				 * same string as uuid when the encoding changes nothing) */
 	enum jfs_job_state state;
+	int refs;		/* atomic (__atomic builtins); see jfs_job_ref */
 	int64_t start_time;	/* epoch seconds; 0 when absent */
 	int64_t end_time;	/* epoch seconds; 0 when absent (active jobs) */
 	struct jfs_node root;	/* the job directory: one node per field, plus job.json */
@@ -43,7 +52,6 @@ struct jfs_job {
 	uint64_t seq;		/* the store's number of the fetch that brought it: of
 				 * two versions of a job, the later fetch has the larger
 				 * (0 until a store sets it, before sharing the job) */
-	int refs;		/* atomic (__atomic builtins); see jfs_job_ref */
 };
 
 /* Build a job from one parsed record. Scalars become files ("value\n"; true/false;
@@ -55,7 +63,8 @@ struct jfs_job {
  * long) is skipped with a log line. A record without a string uuid, or whose uuid
  * cannot be a file name, is -EINVAL. A start_time/end_time that does not parse is
  * logged and left 0 (its file still shows the text). The whole job (struct, nodes,
- * strings) is one allocation of job->mem bytes. The job starts with one reference.
+ * strings) is one allocation of job->mem bytes, but for the names the API documents,
+ * which point to shared constants. The job starts with one reference.
  * Returns 0 or negative errno with e filled. */
 int jfs_job_from_json(struct json_object *record, struct jfs_job **out, struct jfs_error *e);
 

@@ -116,7 +116,7 @@ static void assert_same_jobs(const struct sim *s, const struct jfs_job_list *lis
 			want[want_n++] = (char *)json_object_get_string(u);
 	}
 	for (size_t i = 0; i < list->n; i++)
-		got[i] = list->jobs[i]->uuid;
+		got[i] = (char *)list->jobs[i]->uuid; /* sorted, never written */
 	qsort(want, want_n, sizeof(*want), cmp_str);
 	qsort(got, list->n, sizeof(*got), cmp_str);
 	ck_assert_uint_eq(list->n, want_n);
