@@ -120,6 +120,25 @@ void jfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
+/* Bytes [off, off + size) of what a file shows. A copy: a value's newline is not
+ * stored, and job.json is printed at each read (job.h). */
+static void reply_file(fuse_req_t req, const struct jfs_node *node, off_t off, size_t size)
+{
+	if (off < 0 || (uint64_t)off >= node->size) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t n = node->size - (size_t)off < size ? node->size - (size_t)off : size;
+	char small[4096], *buf = n <= sizeof(small) ? small : malloc(n);
+	ssize_t got = buf ? jfs_file_read(node, (uint64_t)off, buf, n) : -ENOMEM;
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+	if (buf != small)
+		free(buf);
+}
+
 void jfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -157,12 +176,7 @@ void jfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		node = p.node;
 	}
 	jfs_push_saw_read(jfs_mount_of(req), fuse_req_ctx(req)->pid, node->name);
-	if (off < 0 || (size_t)off >= node->size) {
-		fuse_reply_buf(req, NULL, 0);
-	} else {
-		size_t n = node->size - (size_t)off;
-		fuse_reply_buf(req, node->data + off, n < size ? n : size);
-	}
+	reply_file(req, node, off, size);
 	jfs_place_release(&p);
 }
 

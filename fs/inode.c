@@ -348,8 +348,7 @@ static bool same_file(const struct jfs_job *a, const struct jfs_node *fa,
 {
 	if (fa == fb)
 		return true;
-	return fa && fa->size == fb->size && memcmp(fa->data, fb->data, fa->size) == 0 &&
-	       jfs_job_mtime(a) == jfs_job_mtime(b);
+	return fa && jfs_file_same(fa, fb) && jfs_job_mtime(a) == jfs_job_mtime(b);
 }
 
 int jfs_inodes_link_file(struct jfs_inodes *t, struct jfs_inode *parent, const char *name,

@@ -50,6 +50,8 @@ struct jfs_pusher {
 	size_t head, len;
 	bool stopping;	   /* set by jfs_push_stop: the thread ends, nothing is queued */
 	uint64_t dropped;  /* files not queued because the queue was full */
+	char content[PUSH_FILE_MAX]; /* the pusher thread's own: the bytes of the file it
+				      * stores (jfs_file_read makes them) */
 };
 
 /* The slot of pid, or NULL. */
@@ -205,11 +207,11 @@ static void *pusher_main(void *arg)
 			dir = it.dir;
 			n_dir = 0;
 		}
-		struct fuse_bufvec buf = FUSE_BUFVEC_INIT(it.file->size);
-		/* libfuse's buffers are not const; a store only reads from them. */
-		buf.buf[0].mem = (void *)it.file->data;
+		ssize_t len = jfs_file_read(it.file, 0, p->content, sizeof(p->content));
+		struct fuse_bufvec buf = FUSE_BUFVEC_INIT(len > 0 ? (size_t)len : 0);
+		buf.buf[0].mem = p->content;
 		/* -ENOENT: the kernel forgot the inode meanwhile; a read asks. */
-		int rc = fuse_lowlevel_notify_store(p->se, it.ino, 0, &buf, 0);
+		int rc = len < 0 ? (int)len : fuse_lowlevel_notify_store(p->se, it.ino, 0, &buf, 0);
 		if (rc == 0)
 			n_dir++;
 		else if (rc != -ENOENT)

@@ -80,9 +80,9 @@ static void answer_of(const struct jfs_job *job, struct answer *a)
 {
 	const struct jfs_node *state = jfs_node_child(&job->root, "state");
 	memset(a, 0, sizeof(*a));
-	if (state && !state->is_dir && state->size > 0) {
-		a->len = state->size < sizeof(a->text) - 1 ? state->size : sizeof(a->text) - 1;
-		memcpy(a->text, state->data, a->len);
+	ssize_t n = state ? jfs_file_read(state, 0, a->text, sizeof(a->text) - 1) : 0;
+	if (n > 0) { /* the state's file, cut to the answer's room with its newline */
+		a->len = (size_t)n;
 		a->text[a->len - 1] = '\n';
 	} else {
 		a->len = (size_t)snprintf(a->text, sizeof(a->text), "%s\n",

@@ -209,17 +209,15 @@ static json_object *parse_record(const char *text, size_t len)
 	return o;
 }
 
-/* A job's columns. The record is job.json made compact again: parsed back, it prints
- * as job.json did (json-c keeps member order and numbers' text), so the history shows
- * the very bytes the live tree showed. r's strings live in *o and the buffers. */
+/* A job's columns. The record is the compact text job.json is printed from (see
+ * jfs_job_record), so the history shows the very bytes the live tree showed. r's
+ * strings live in the job, *o and the buffers. */
 static int row_of(const struct jfs_job *job, struct jfs_hrow *r, json_object **o,
 		  char start[JFS_HISTORY_TIME_BUF], char end[JFS_HISTORY_TIME_BUF],
 		  struct jfs_error *e)
 {
-	const struct jfs_node *rec = jfs_node_child(&job->root, "job.json");
-	if (!rec || rec->is_dir)
-		return jfs_error_set(e, EINVAL, "job %s has no record", job->uuid);
-	if (!(*o = parse_record(rec->data, rec->size)))
+	const char *rec = jfs_job_record(job);
+	if (!(*o = parse_record(rec, strlen(rec))))
 		return jfs_error_set(e, EINVAL, "job %s: its record does not parse", job->uuid);
 	json_object *code = NULL, *svm = NULL;
 	memset(r, 0, sizeof(*r));
@@ -236,8 +234,7 @@ static int row_of(const struct jfs_job *job, struct jfs_hrow *r, json_object **o
 	r->end_time = jfs_history_time_text(job->end_time, end);
 	r->svm_name = json_object_object_get_ex(*o, "svm", &svm) ? string_member(svm, "name")
 								 : NULL;
-	r->record = json_object_to_json_string_ext(*o, JSON_C_TO_STRING_PLAIN |
-							       JSON_C_TO_STRING_NOSLASHESCAPE);
+	r->record = rec;
 	return 0;
 }
 

@@ -27,6 +27,8 @@
 #include <sys/types.h>
 
 #define JOB_JSON "job.json"
+/* job.json's form: pretty-printed, and '/' as it is (not "\/"). */
+#define RECORD_PRETTY (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define LINKS "_links"
 
 /* ---- names ------------------------------------------------------------------------ */
@@ -142,9 +144,14 @@ struct builder {
 	bool measure;		 /* first pass: count only, write nothing */
 	const char *uuid;	 /* for log lines */
 	size_t nodes;		 /* measure: nodes counted; fill: nodes handed out */
+	size_t json;		 /* measure: bytes of the record's text; fill: written */
 	size_t bytes;		 /* measure: string bytes counted; fill: bytes used */
+	size_t record_size;	 /* what job.json shows: the record pretty-printed, and a
+				  * newline */
+	unsigned depth, max_depth; /* of objects and arrays, to parse the text again */
 	struct jfs_node *node_base; /* fill: the node area of the block */
-	char *char_base;	 /* fill: the string area of the block */
+	char *json_base;	 /* fill: the record's text, compact */
+	char *char_base;	 /* fill: the string area (what the text cannot hold) */
 };
 
 /* Take n consecutive nodes (NULL when measuring or n == 0). */
@@ -255,70 +262,167 @@ static int cmp_nodes(const void *a, const void *b)
 	return strcmp(((const struct jfs_node *)a)->name, ((const struct jfs_node *)b)->name);
 }
 
-static int build_value(struct builder *b, struct jfs_node *node, struct json_object *v);
+/* ---- the record, written compact, and the nodes pointing into it ------------------- */
 
-/* The children of a directory node from an object or array; at the top, also
- * job.json with the record's text. */
-static int build_dir(struct builder *b, struct jfs_node *node, struct json_object *v,
-		     bool top, const char *record_text, size_t record_len)
+/* Append len bytes to the record's text (counted only, when measuring). */
+static char *emit(struct builder *b, const char *s, size_t len)
 {
-	size_t n = 0, i = 0;
+	char *p = b->measure ? NULL : b->json_base + b->json;
+	if (p)
+		memcpy(p, s, len);
+	b->json += len;
+	return p;
+}
+
+/* Whether a string must be escaped in JSON (RFC 8259: quote, backslash, controls). */
+static bool json_escaped(unsigned char c)
+{
+	return c == '"' || c == '\\' || c < 0x20;
+}
+
+/* Append s[0..len) as a JSON string. Returns whether it needed no escape, so that its
+ * bytes in the text are s's own; *at gets where they start (NULL when measuring). */
+static bool emit_string(struct builder *b, const char *s, size_t len, const char **at)
+{
+	static const char hex[] = "0123456789abcdef";
+	bool plain = true;
+
+	emit(b, "\"", 1);
+	const char *start = b->measure ? NULL : b->json_base + b->json;
+	size_t run = 0; /* bytes of s not yet written that need no escape */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!json_escaped(c)) {
+			run++;
+			continue;
+		}
+		emit(b, s + i - run, run);
+		run = 0;
+		plain = false;
+		char esc[6] = { '\\', (char)c };
+		size_t n = 2;
+		switch (c) {
+		case '"': case '\\': break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			n = 6;
+		}
+		emit(b, esc, n);
+	}
+	emit(b, s + len - run, run);
+	emit(b, "\"", 1);
+	*at = start;
+	return plain;
+}
+
+/* A file node whose value is bytes[0..len) (the file shows them and a newline). */
+static int file_node(struct jfs_node *node, const char *bytes, size_t len)
+{
+	if (len >= UINT32_MAX)
+		return -EFBIG; /* a field of 4 GiB: far past any body the client takes */
+	node->is_dir = false;
+	node->record = false;
+	node->data = bytes;
+	node->size = (uint32_t)(len + 1);
+	return 0;
+}
+
+static int build_value(struct builder *b, struct jfs_node *node, struct json_object *v,
+		       bool top);
+
+/* Append an object or array; with node, make it the directory of its members (at the
+ * top, the job's, which also holds job.json). */
+static int build_dir(struct builder *b, struct jfs_node *node, struct json_object *v, bool top)
+{
+	bool object = json_object_is_type(v, json_type_object);
+	size_t n = 0, i = 0, k = 0;
 	int rc;
 
-	if (json_object_is_type(v, json_type_object)) {
+	if (node && object) {
 		json_object_object_foreach(v, key, val)
 		{
 			(void)val;
 			n += keeps_member(key, top);
 		}
-	} else {
+	} else if (node) {
 		n = json_object_array_length(v);
 	}
-	n += top;
+	n += node && top;
 
-	struct jfs_node *children = take_nodes(b, n);
+	struct jfs_node *children = node ? take_nodes(b, n) : NULL;
 	struct jfs_node scratch; /* measuring: children are counted, not stored */
+	const char *text = b->measure ? NULL : b->json_base + b->json;
 
-	if (json_object_is_type(v, json_type_object)) {
+	if (++b->depth > b->max_depth)
+		b->max_depth = b->depth;
+	emit(b, object ? "{" : "[", 1);
+	if (object) {
 		json_object_object_foreach(v, key, val)
 		{
-			if (strcmp(key, LINKS) == 0)
-				continue;
-			/* The name goes to a local first: a skipped member (a name too long to
-			 * show) must not touch children[i], which may be past this array. */
+			if (k++ > 0)
+				emit(b, ",", 1);
+			const char *at;
+			emit_string(b, key, strlen(key), &at);
+			emit(b, ":", 1);
+			/* The name goes to a local first: a skipped member (_links, or a name
+			 * too long to show) must not touch children[i], which may be past
+			 * this array. It is still written to the record. */
 			const char *name;
-			if (!put_name(b, key, top, &name))
-				continue;
-			struct jfs_node *child = children ? &children[i] : &scratch;
-			child->name = name;
-			i++;
-			if ((rc = build_value(b, child, val)) < 0)
+			struct jfs_node *child = NULL;
+			if (node && strcmp(key, LINKS) != 0 && put_name(b, key, top, &name)) {
+				child = children ? &children[i] : &scratch;
+				child->name = name;
+				i++;
+			}
+			if ((rc = build_value(b, child, val, false)) < 0)
 				return rc;
 		}
 	} else {
 		size_t len = json_object_array_length(v);
-		for (size_t k = 0; k < len; k++) {
-			char idx[24];
-			struct jfs_node *child = children ? &children[i] : &scratch;
-			int w = snprintf(idx, sizeof(idx), "%zu", k);
-			child->name = put_name_text(b, idx, (size_t)w);
-			i++;
-			if ((rc = build_value(b, child, json_object_array_get_idx(v, k))) < 0)
+		for (size_t a = 0; a < len; a++) {
+			if (a > 0)
+				emit(b, ",", 1);
+			struct jfs_node *child = NULL;
+			if (node) {
+				char idx[24];
+				int w = snprintf(idx, sizeof(idx), "%zu", a);
+				child = children ? &children[i] : &scratch;
+				child->name = put_name_text(b, idx, (size_t)w);
+				i++;
+			}
+			if ((rc = build_value(b, child, json_object_array_get_idx(v, a), false)) < 0)
 				return rc;
 		}
 	}
+	emit(b, object ? "}" : "]", 1);
+	b->depth--;
+	if (!node)
+		return 0;
 	if (top) {
+		/* job.json: the record as written above (NUL-terminated), shown
+		 * pretty-printed (jfs_file_read), record_size bytes with its newline. */
+		emit(b, "", 1);
 		struct jfs_node *child = children ? &children[i] : &scratch;
 		child->name = JOB_JSON;
 		child->is_dir = false;
-		child->data = put_text(b, record_text, record_len, true);
-		child->size = (uint32_t)(record_len + 1);
+		child->record = true;
+		child->depth = b->max_depth < UINT16_MAX ? (uint16_t)b->max_depth : UINT16_MAX;
+		child->data = text;
+		child->size = (uint32_t)b->record_size;
 		i++;
 	}
 	if (i != n)
 		return -EIO; /* the passes disagree: a bug, not the cluster's fault */
 
 	node->is_dir = true;
+	node->record = false;
 	node->children = children;
 	node->nchildren = (uint32_t)n;
 	if (children)
@@ -326,23 +430,27 @@ static int build_dir(struct builder *b, struct jfs_node *node, struct json_objec
 	return 0;
 }
 
-/* A node for one JSON value: a directory for objects and arrays, else a file. */
-static int build_value(struct builder *b, struct jfs_node *node, struct json_object *v)
+/* Append one JSON value; with node, make it the value's node: a directory for objects
+ * and arrays, else a file whose bytes are the value's own in the text (a string that
+ * needed escapes keeps its bytes in the string area). */
+static int build_value(struct builder *b, struct jfs_node *node, struct json_object *v,
+		       bool top)
 {
-	const char *text;
+	const char *text, *at;
 	size_t len;
 
 	switch (json_object_get_type(v)) {
 	case json_type_object:
 	case json_type_array:
-		return build_dir(b, node, v, false, NULL, 0);
+		return build_dir(b, node, v, top);
 	case json_type_string:
 		text = json_object_get_string(v);
 		len = (size_t)json_object_get_string_len(v);
-		break;
+		if (!emit_string(b, text, len, &at) && node)
+			at = put_text(b, text, len, false);
+		return node ? file_node(node, at, len) : 0;
 	case json_type_boolean:
 		text = json_object_get_boolean(v) ? "true" : "false";
-		len = strlen(text);
 		break;
 	case json_type_int:
 	case json_type_double:
@@ -351,20 +459,15 @@ static int build_value(struct builder *b, struct jfs_node *node, struct json_obj
 		text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 		if (!text)
 			return -ENOMEM;
-		len = strlen(text);
 		break;
 	case json_type_null:
 	default:
-		text = "";
-		len = 0;
-		break;
+		emit(b, "null", 4);
+		return node ? file_node(node, "", 0) : 0; /* an empty line */
 	}
-	if (len >= UINT32_MAX)
-		return -EFBIG; /* a field of 4 GiB: far past any body the client takes */
-	node->is_dir = false;
-	node->data = put_text(b, text, len, true);
-	node->size = (uint32_t)(len + 1);
-	return 0;
+	len = strlen(text);
+	at = emit(b, text, len);
+	return node ? file_node(node, at, len) : 0;
 }
 
 /* ---- jobs ------------------------------------------------------------------------- */
@@ -404,25 +507,25 @@ int jfs_job_from_json(struct json_object *record, struct jfs_job **out, struct j
 		return jfs_error_set(e, EINVAL, "job uuid of %zu bytes cannot be a file name",
 				     uuid_len);
 
-	const char *record_text = json_object_to_json_string_ext(
-		record, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!record_text)
+	/* job.json's size, for stat: its text is made again at each read (record_text). */
+	const char *pretty = json_object_to_json_string_ext(record, RECORD_PRETTY);
+	if (!pretty)
 		return jfs_error_set(e, ENOMEM, "out of memory");
-	size_t record_len = strlen(record_text);
-	if (record_len >= UINT32_MAX)
+	size_t record_len = strlen(pretty);
+	if (record_len >= UINT32_MAX - 1)
 		return jfs_error_set(e, EFBIG, "job %s: a record of %zu bytes", uuid, record_len);
 	/* The directory is named by the uuid itself unless the encoding changed it. */
 	bool own_name = strcmp(name, uuid) != 0;
 
 	/* Pass 1: measure. */
-	struct builder b = { .measure = true, .uuid = uuid };
+	struct builder b = { .measure = true, .uuid = uuid, .record_size = record_len + 1 };
 	struct jfs_node scratch;
 	b.bytes += uuid_len + 1 + (own_name ? (size_t)name_len + 1 : 0);
-	if ((rc = build_dir(&b, &scratch, record, true, record_text, record_len)) < 0)
+	if ((rc = build_dir(&b, &scratch, record, true)) < 0)
 		return jfs_error_set(e, -rc, "job %s: cannot build its tree", uuid);
 
 	size_t node_bytes = b.nodes * sizeof(struct jfs_node);
-	size_t total = sizeof(struct jfs_job) + node_bytes + b.bytes;
+	size_t total = sizeof(struct jfs_job) + node_bytes + b.json + b.bytes;
 	struct jfs_job *job = malloc(total);
 	if (!job)
 		return jfs_error_set(e, ENOMEM, "out of memory for job %s (%zu bytes)", uuid,
@@ -432,15 +535,17 @@ int jfs_job_from_json(struct json_object *record, struct jfs_job **out, struct j
 	struct builder f = {
 		.measure = false,
 		.uuid = uuid,
+		.record_size = b.record_size,
 		.node_base = (struct jfs_node *)(job + 1),
-		.char_base = (char *)(job + 1) + node_bytes,
+		.json_base = (char *)(job + 1) + node_bytes,
+		.char_base = (char *)(job + 1) + node_bytes + b.json,
 	};
 	*job = (struct jfs_job){ .mem = total, .refs = 1 };
 	job->uuid = put_text(&f, uuid, uuid_len, false);
 	job->name = own_name ? put_text(&f, name, (size_t)name_len, false) : job->uuid;
 	job->root.name = job->name;
-	rc = build_dir(&f, &job->root, record, true, record_text, record_len);
-	if (rc == 0 && (f.nodes != b.nodes || f.bytes != b.bytes))
+	rc = build_dir(&f, &job->root, record, true);
+	if (rc == 0 && (f.nodes != b.nodes || f.json != b.json || f.bytes != b.bytes))
 		rc = -EIO;
 	if (rc < 0) {
 		free(job);
@@ -538,6 +643,74 @@ bool jfs_job_ended(const struct jfs_job *job)
 int64_t jfs_job_mtime(const struct jfs_job *job)
 {
 	return job->end_time ? job->end_time : job->start_time;
+}
+
+/* ---- what files show -------------------------------------------------------------- */
+
+/* job.json's text: the record parsed again and pretty-printed (json-c prints a value
+ * parsed from the compact text exactly as it printed the record it was written from:
+ * member order, numbers' text and strings are kept). NULL on ENOMEM. */
+static char *record_pretty(const struct jfs_node *f, size_t *len)
+{
+	struct json_tokener *tok = json_tokener_new_ex(f->depth + 1);
+	if (!tok)
+		return NULL;
+	struct json_object *o = json_tokener_parse_ex(tok, f->data, (int)strlen(f->data));
+	json_tokener_free(tok);
+	/* Our own text always parses: only memory can be missing. */
+	const char *text = o ? json_object_to_json_string_ext(o, RECORD_PRETTY) : NULL;
+	char *copy = text ? malloc((*len = strlen(text)) + 1) : NULL;
+	if (copy)
+		memcpy(copy, text, *len + 1);
+	json_object_put(o);
+	return copy;
+}
+
+ssize_t jfs_file_read(const struct jfs_node *f, uint64_t off, char *buf, size_t len)
+{
+	if (f->is_dir || off >= f->size)
+		return 0;
+	size_t n = f->size - (size_t)off < len ? f->size - (size_t)off : len;
+	char *text = NULL;
+	const char *value = f->data;
+	size_t value_len = f->size - 1; /* the newline is not stored */
+	if (f->record) {
+		size_t got;
+		if (!(text = record_pretty(f, &got)))
+			return -ENOMEM;
+		/* The size stat showed stands: should json-c ever print the text another
+		 * length, the file is cut or padded to it, never torn. */
+		if (got != value_len)
+			jfs_warn("job.json: the record prints as %zu bytes, not %zu", got,
+				 value_len);
+		value = text;
+		value_len = got < value_len ? got : value_len;
+	}
+	size_t copied = off < value_len ? value_len - (size_t)off : 0;
+	if (copied > n)
+		copied = n;
+	memcpy(buf, value + off, copied);
+	for (size_t i = copied; i < n; i++) /* the newline (and any padding before it) */
+		buf[i] = (size_t)off + i == f->size - 1U ? '\n' : ' ';
+	free(text);
+	return (ssize_t)n;
+}
+
+bool jfs_file_same(const struct jfs_node *a, const struct jfs_node *b)
+{
+	if (a == b)
+		return true;
+	if (a->is_dir || b->is_dir || a->size != b->size || a->record != b->record)
+		return false;
+	if (a->record) /* equal records print equal */
+		return strcmp(a->data, b->data) == 0;
+	return memcmp(a->data, b->data, a->size - 1U) == 0;
+}
+
+const char *jfs_job_record(const struct jfs_job *job)
+{
+	const struct jfs_node *r = jfs_node_child(&job->root, JOB_JSON);
+	return r ? r->data : "{}"; /* every job has one (jfs_job_from_json) */
 }
 
 /* ---- lookups ---------------------------------------------------------------------- */

@@ -440,11 +440,7 @@ static bool job_differs(const struct jfs_job *a, const struct jfs_job *b)
 {
 	if (a->state != b->state || a->end_time != b->end_time)
 		return true;
-	const struct jfs_node *ra = jfs_node_child(&a->root, "job.json");
-	const struct jfs_node *rb = jfs_node_child(&b->root, "job.json");
-	if (!ra || !rb)
-		return ra != rb;
-	return ra->size != rb->size || memcmp(ra->data, rb->data, ra->size) != 0;
+	return strcmp(jfs_job_record(a), jfs_job_record(b)) != 0;
 }
 
 static int64_t expiry_at_ms(const struct jfs_store *s, const struct jfs_job *job)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct jfs_error;
 struct json_object;
@@ -24,19 +25,28 @@ enum jfs_job_state {
 /* One entry of a job's tree: a directory (a JSON object or array, or the job itself)
  * or a file (a scalar: its value and a newline; or job.json). A million jobs hold
  * a dozen of these each, so a node is 24 bytes: what only files or only directories
- * use shares storage (is_dir says which is meant). */
+ * use shares storage (is_dir says which is meant).
+ *
+ * A job holds its record once, compact, as the cluster could have sent it; a scalar's
+ * file points at its value inside that text (the newline every file ends with is not
+ * stored), and job.json is the text itself, pretty-printed again at each read. So
+ * the content of a file is read with jfs_file_read, never from data directly. */
 struct jfs_node {
 	const char *name; /* a safe file name (see jfs_name_encode) */
 	union {
-		const char *data;		 /* files: the content, NUL-terminated */
+		const char *data; /* files: a value's bytes (size - 1 of them, not
+				   * NUL-terminated); job.json: the record, compact
+				   * and NUL-terminated (jfs_file_record) */
 		const struct jfs_node *children; /* directories: entries, sorted by name
 						  * (strcmp) */
 	};
 	union {
-		uint32_t size;	    /* files: exact length of data */
+		uint32_t size;	    /* files: the bytes the file shows */
 		uint32_t nchildren; /* directories */
 	};
 	bool is_dir;
+	bool record;	/* the job's job.json */
+	uint16_t depth; /* job.json: how deep the record nests (to parse it again) */
 };
 
 struct jfs_job {
@@ -90,6 +100,18 @@ const char *jfs_job_state_name(enum jfs_job_state state);
 
 /* The job's time for mtime: end_time, else start_time, else 0. */
 int64_t jfs_job_mtime(const struct jfs_job *job);
+
+/* Up to len bytes of what file f shows from offset off, into buf: its value and a
+ * newline, or for job.json the record pretty-printed (json-c's PRETTY form, '/'
+ * unescaped) and a newline. Returns the count (0 at or past the end), or -ENOMEM. */
+ssize_t jfs_file_read(const struct jfs_node *f, uint64_t off, char *buf, size_t len);
+
+/* Whether two files show the same bytes. */
+bool jfs_file_same(const struct jfs_node *a, const struct jfs_node *b);
+
+/* The record of a job as the text job.json is made from: one JSON object, compact,
+ * NUL-terminated, member order and numbers as the cluster sent them, _links kept. */
+const char *jfs_job_record(const struct jfs_job *job);
 
 /* A child of a directory node by name (binary search), NULL when absent. */
 const struct jfs_node *jfs_node_child(const struct jfs_node *dir, const char *name);

@@ -1,6 +1,8 @@
 /* Helpers shared by the Check unit tests (see check_helpers.h). */
 #include "check_helpers.h"
 
+#include "jobsfs/job.h"
+
 #include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
@@ -319,4 +321,18 @@ int run_suite(Suite *s, bool with_sim)
 		return 77;
 	}
 	return EXIT_SUCCESS;
+}
+
+const char *node_text(const struct jfs_node *n)
+{
+	static char bufs[8][64 * 1024];
+	static unsigned next;
+	if (!n || n->is_dir)
+		return NULL;
+	char *buf = bufs[next++ % 8];
+	ck_assert_uint_lt(n->size, sizeof(bufs[0]));
+	ssize_t got = jfs_file_read(n, 0, buf, sizeof(bufs[0]) - 1);
+	ck_assert_int_eq(got, n->size);
+	buf[got] = '\0';
+	return buf;
 }

@@ -99,6 +99,12 @@ int loopback_listen(int backlog, unsigned short *port);
  * much as fits, or what came before the peer closed. Returns its length. */
 size_t read_request_head(int conn, char *buf, size_t size);
 
+/* What file node n shows (jfs_file_read: its value and newline, or job.json printed),
+ * NUL-terminated, in one of 8 buffers used in turn (so that an assertion can compare
+ * two); a test fails when it is longer than 64 KiB. NULL for NULL or a directory. */
+struct jfs_node;
+const char *node_text(const struct jfs_node *n);
+
 /* Read the file at $JOBSFS_TESTDATA/name into a malloc'd NUL-terminated buffer. */
 char *testdata_read(const char *name, size_t *len);
 

@@ -111,7 +111,7 @@ static void record(struct jfs_history *h, struct jfs_job **jobs, size_t n, int64
 static const char *file_of(const struct jfs_job *job, const char *p)
 {
 	const struct jfs_node *n = jfs_node_lookup(&job->root, p);
-	return n && !n->is_dir ? n->data : NULL;
+	return node_text(n);
 }
 
 START_TEST(creates_private_file_and_schema)

@@ -56,10 +56,10 @@ START_TEST(several_records_and_next)
 	ck_assert_int_ne(page.jobs[2]->start_time, 0);
 	const struct jfs_node *n = jfs_node_lookup(&page.jobs[1]->root, "error/code");
 	ck_assert_ptr_nonnull(n);
-	ck_assert_str_eq(n->data, "4\n");
+	ck_assert_str_eq(node_text(n), "4\n");
 	n = jfs_node_lookup(&page.jobs[2]->root, "svm/name");
 	ck_assert_ptr_nonnull(n);
-	ck_assert_str_eq(n->data, "vs1\n");
+	ck_assert_str_eq(node_text(n), "vs1\n");
 	for (size_t i = 0; i < page.n; i++) {
 		ck_assert_int_eq(page.jobs[i]->refs, 1); /* the page's own reference */
 		ck_assert_ptr_null(jfs_node_child(&page.jobs[i]->root, "_links"));

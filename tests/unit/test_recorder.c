@@ -153,7 +153,7 @@ START_TEST(records_what_readers_fetch)
 	jfs_error_clear(&e);
 	ck_assert_int_eq(jfs_history_job(r.history, uuid, &job, &e), 0);
 	const struct jfs_node *state = jfs_node_child(&job->root, "state");
-	ck_assert_str_eq(state->data, "failure\n");
+	ck_assert_str_eq(node_text(state), "failure\n");
 	jfs_job_unref(job);
 	ck_assert_uint_eq(recorded(r.history), 1); /* no listing of its own */
 	rig_down(&r);
