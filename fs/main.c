@@ -211,7 +211,8 @@ static int preflight(const struct jfs_client_config *base, const char *name)
 	return rc == 0 ? 0 : -1;
 }
 
-/* A fleet's default ceiling on FUSE workers: libfuse's 10, and 8 per cluster. */
+/* A fleet's default ceiling on FUSE workers: libfuse's 10, and 8 per cluster; and what
+ * one stalled cluster may hold of them (jfs_store_config.max_waiting). */
 #define JFS_FLEET_WORKERS_BASE 10
 #define JFS_FLEET_WORKERS_PER_CLUSTER 8
 
@@ -412,6 +413,8 @@ static int cluster_open(struct jfs_mount *m, struct jfs_cluster *c, const struct
 		.on_fetched = c->rec.on ? jfs_recording_offer : NULL,
 		.on_fetched_arg = c,
 		.budget = m->fleet ? &m->budget : NULL,
+		/* A stalled cluster holds at most its own share of the workers. */
+		.max_waiting = m->fleet ? JFS_FLEET_WORKERS_PER_CLUSTER : 0,
 	};
 	if (jfs_store_new(c->client, &scfg, &c->store) != 0) {
 		fprintf(stderr, "jobsfs: out of memory\n");

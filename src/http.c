@@ -99,6 +99,12 @@ struct jfs_http {
 	/* Set once by jfs_http_stop (maybe in a signal handler), read without a lock. */
 	atomic_bool stopped;
 
+	/* Whether the cluster answers (jfs_http_stalled): requests under way, and when
+	 * the cluster last showed life (an attempt that ended other than by timing out,
+	 * or the moment it got busy). Atomics, no lock: an estimate is all it is for. */
+	atomic_uint busy;
+	_Atomic int64_t alive_ms; /* monotonic */
+
 	/* Counters: relaxed atomics, no lock (a get is not a snapshot across fields). */
 	struct {
 		_Atomic uint64_t requests, connections, reused, retries, fail_connect,
@@ -973,6 +979,8 @@ static int request(struct jfs_http *http, const char *method, const char *path,
 				     "no curl handle: %s", curl_easy_strerror(crc));
 	}
 
+	if (atomic_fetch_add(&http->busy, 1) == 0)
+		atomic_store(&http->alive_ms, jfs_mono_ms()); /* no wait counts from before */
 	int64_t deadline = 0; /* the retry budget's end, set when the first attempt ends */
 	for (int tries = 0;; tries++) {
 		struct transfer t = { .max = http->max_body };
@@ -994,6 +1002,8 @@ static int request(struct jfs_http *http, const char *method, const char *path,
 		jfs_error_clear(&failure);
 		ret = attempt(http, p, method, url, path, timeout_ms, &t, &status, &retry_after_s, &f,
 			      &failure);
+		if (f != F_TIMEOUT)
+			atomic_store(&http->alive_ms, jfs_mono_ms());
 		if (!deadline)
 			deadline = jfs_mono_ms() + http->retry_budget_ms;
 
@@ -1041,6 +1051,7 @@ static int request(struct jfs_http *http, const char *method, const char *path,
 			  (long long)wait);
 		sleep_unless_stopped(http, wait);
 	}
+	atomic_fetch_sub(&http->busy, 1);
 	pool_give(http, p);
 	free(url);
 
@@ -1049,6 +1060,19 @@ static int request(struct jfs_http *http, const char *method, const char *path,
 		jfs_error_set_request(e, method, path);
 	}
 	return ret;
+}
+
+const char *jfs_http_base_url(const struct jfs_http *http)
+{
+	return http->base_url;
+}
+
+bool jfs_http_stalled(struct jfs_http *http, int64_t *silent_ms)
+{
+	int64_t silent = jfs_mono_ms() - atomic_load(&http->alive_ms);
+	if (silent_ms)
+		*silent_ms = silent;
+	return atomic_load(&http->busy) > 0 && silent >= JFS_HTTP_STALL_MS;
 }
 
 int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_response *resp,

@@ -177,6 +177,16 @@ struct jfs_store {
 	void *on_change_arg;
 	void (*on_fetched)(void *arg, struct jfs_listing *l, bool whole, struct jfs_job *job);
 	void *on_fetched_arg;
+	unsigned max_waiting;
+
+	/* gate_lock guards entered and refusing; gate is signalled (with it) when a caller
+	 * leaves. Apart from the store's lock, so that a caller waiting at the gate holds
+	 * up nobody's hits. */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate;	    /* on CLOCK_MONOTONIC */
+	unsigned entered;	    /* callers past the gate: fetching, or waiting for a
+				     * fetch (at most max_waiting) */
+	bool refusing;		    /* the stall was logged (once per stall) */
 
 	/* Guards everything below, the entries and their in-flight records. Never held
 	 * across a request, nor while calling the client. */
@@ -356,6 +366,65 @@ static struct inflight *miss_answer_locked(struct jfs_store *s, struct inflight 
 		*seq = ++s->seq;
 	}
 	return inf;
+}
+
+/* ---- the gate ----------------------------------------------------------------------
+ * With max_waiting set (a fleet), at most that many callers at once wait on the cluster
+ * (fetching, or waiting for a fetch). One more waits at the gate for one of them to
+ * leave, as long as the cluster shows life; once it is stalled (jfs_http_stalled) the
+ * callers at the gate, and those arriving, are answered -EAGAIN: a cluster that hangs
+ * holds max_waiting threads, not the process's every FUSE worker. A caller that hits
+ * the cache never meets the gate. */
+
+#define GATE_POLL_MS 250 /* how often a caller at the gate looks at the cluster again */
+
+/* Returned by a lookup that missed before passing the gate. */
+#define MISS_AT_GATE 1
+
+static int gate_enter(struct jfs_store *s, struct jfs_error *e)
+{
+	int64_t silent_ms;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->gate_lock);
+	while (s->entered >= s->max_waiting) {
+		if (jfs_http_stalled(s->http, &silent_ms)) {
+			rc = jfs_error_set(e, EAGAIN,
+					   "%s: %u requests wait on it and it has answered "
+					   "nothing for %lld s: not one more",
+					   jfs_http_base_url(s->http), s->entered,
+					   (long long)(silent_ms / 1000));
+			if (!s->refusing)
+				jfs_warn("%s (EAGAIN until it answers)", e->message);
+			e->repeated = s->refusing;
+			s->refusing = true;
+			break;
+		}
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += GATE_POLL_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->gate, &s->gate_lock, &until);
+	}
+	if (rc == 0)
+		s->entered++;
+	pthread_mutex_unlock(&s->gate_lock);
+	if (rc < 0) {
+		pthread_mutex_lock(&s->lock);
+		s->ctr.refused_stalled++;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return rc;
+}
+
+static void gate_leave(struct jfs_store *s)
+{
+	pthread_mutex_lock(&s->gate_lock);
+	s->entered--;
+	s->refusing = false; /* room again: the next stall is logged anew */
+	pthread_cond_signal(&s->gate);
+	pthread_mutex_unlock(&s->gate_lock);
 }
 
 /* ---- job entries ---------------------------------------------------------------- */
@@ -590,15 +659,14 @@ static int entry_result_locked(struct jfs_store *s, struct job_entry *je, int64_
 	return err ? err : -ENOENT;
 }
 
-int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
-		  struct jfs_error *e)
+/* jfs_store_job, once the caller is past the gate, or until it must pass it
+ * (MISS_AT_GATE). */
+static int job_lookup(struct jfs_store *s, const char *uuid, bool past_gate,
+		      struct jfs_job **out, struct jfs_error *e)
 {
-	struct jfs_error local;
 	int64_t now = jfs_store_now_ms(s);
 
 	*out = NULL;
-	if (!e)
-		e = &local;
 	pthread_mutex_lock(&s->lock);
 	struct job_entry *je = job_entry_get_locked(s, uuid, true);
 	if (!je) {
@@ -625,6 +693,12 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 		return gone(e, uuid);
 	case MISS:
 		break;
+	}
+	if (s->max_waiting && !past_gate) {
+		if (!je->job && !je->negative_until_ms && !je->failed && !je->inflight)
+			job_entry_free_locked(s, je);
+		pthread_mutex_unlock(&s->lock);
+		return MISS_AT_GATE;
 	}
 
 	bool fetcher;
@@ -686,6 +760,22 @@ int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0 && fetcher && s->on_fetched)
 		s->on_fetched(s->on_fetched_arg, NULL, false, *out);
+	return rc;
+}
+
+int jfs_store_job(struct jfs_store *s, const char *uuid, struct jfs_job **out,
+		  struct jfs_error *e)
+{
+	struct jfs_error local;
+	if (!e)
+		e = &local;
+	int rc = job_lookup(s, uuid, false, out, e);
+	if (rc != MISS_AT_GATE)
+		return rc;
+	if ((rc = gate_enter(s, e)) < 0)
+		return rc;
+	rc = job_lookup(s, uuid, true, out, e);
+	gate_leave(s);
 	return rc;
 }
 
@@ -834,16 +924,14 @@ double jfs_store_listing_life(struct jfs_store *s, const struct jfs_listing *l)
 	return left > 0 ? (double)left / 1000.0 : 0.0;
 }
 
-int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
-		      struct jfs_listing **out, struct jfs_error *e)
+/* jfs_store_listing, as job_lookup is jfs_store_job. */
+static int listing_lookup(struct jfs_store *s, const struct jfs_query *q, bool past_gate,
+			  struct jfs_listing **out, struct jfs_error *e)
 {
-	struct jfs_error local;
 	const char *key = q ? jfs_query_string(q) : "";
 	int64_t now = jfs_store_now_ms(s);
 
 	*out = NULL;
-	if (!e)
-		e = &local;
 	pthread_mutex_lock(&s->lock);
 	struct listing_entry *le = listing_entry_get_locked(s, key);
 	if (!le) {
@@ -856,6 +944,12 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 		*out = jfs_listing_ref(le->listing);
 		pthread_mutex_unlock(&s->lock);
 		return 0;
+	}
+	if (s->max_waiting && !past_gate) {
+		if (!le->listing && !le->changed_ms && !le->failed && !le->inflight)
+			listing_entry_free_locked(s, le);
+		pthread_mutex_unlock(&s->lock);
+		return MISS_AT_GATE;
 	}
 
 	bool fetcher;
@@ -935,6 +1029,22 @@ int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0 && fetcher && s->on_fetched && (*out)->full_records)
 		s->on_fetched(s->on_fetched_arg, *out, jfs_query_count_or_zero(q) == 0, NULL);
+	return rc;
+}
+
+int jfs_store_listing(struct jfs_store *s, const struct jfs_query *q,
+		      struct jfs_listing **out, struct jfs_error *e)
+{
+	struct jfs_error local;
+	if (!e)
+		e = &local;
+	int rc = listing_lookup(s, q, false, out, e);
+	if (rc != MISS_AT_GATE)
+		return rc;
+	if ((rc = gate_enter(s, e)) < 0)
+		return rc;
+	rc = listing_lookup(s, q, true, out, e);
+	gate_leave(s);
 	return rc;
 }
 
@@ -1178,14 +1288,29 @@ int jfs_store_new(struct jfs_client *c, const struct jfs_store_config *cfg,
 	s->on_change_arg = cfg->on_change_arg;
 	s->on_fetched = cfg->on_fetched;
 	s->on_fetched_arg = cfg->on_fetched_arg;
+	s->max_waiting = cfg->max_waiting;
 	s->lru.next = s->lru.prev = &s->lru;
-	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+	pthread_condattr_t ca;
+	bool gate = false;
+	if (pthread_condattr_init(&ca) == 0) {
+		gate = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+		       pthread_cond_init(&s->gate, &ca) == 0;
+		pthread_condattr_destroy(&ca);
+	}
+	if (gate && pthread_mutex_init(&s->gate_lock, NULL) != 0) {
+		pthread_cond_destroy(&s->gate);
+		gate = false;
+	}
+	if (!gate) {
 		free(s);
 		return -ENOMEM;
 	}
-	if (ht_init(&s->jobs) != 0 || ht_init(&s->listings) != 0) {
+	if (pthread_mutex_init(&s->lock, NULL) != 0 || ht_init(&s->jobs) != 0 ||
+	    ht_init(&s->listings) != 0) {
 		free(s->jobs.buckets);
 		pthread_mutex_destroy(&s->lock);
+		pthread_mutex_destroy(&s->gate_lock);
+		pthread_cond_destroy(&s->gate);
 		free(s);
 		return -ENOMEM;
 	}
@@ -1209,6 +1334,8 @@ void jfs_store_free(struct jfs_store *s)
 	free(s->listings.buckets);
 	jfs_store_uuids_free(s->changed, s->nchanged);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->gate_lock);
+	pthread_cond_destroy(&s->gate);
 	free(s);
 }
 

@@ -69,6 +69,19 @@ int jfs_http_get(struct jfs_http *http, const char *path, struct jfs_http_respon
 		 struct jfs_error *e);
 void jfs_http_response_free(struct jfs_http_response *resp);
 
+/* The base URL the client was made for (no credentials in it), for log lines. */
+const char *jfs_http_base_url(const struct jfs_http *http);
+
+/* A cluster is stalled when requests to it are under way and it has shown no life for
+ * this long: no attempt ended but by timing out since (an answer of any status, a
+ * refusal, a reset all show the host is there). A cold page of a listing is answered
+ * well within it; a cluster that lets a connection hang is not. */
+#define JFS_HTTP_STALL_MS 3000
+
+/* Whether the cluster is stalled now (see JFS_HTTP_STALL_MS); *silent_ms (when not
+ * NULL) gets how long it has shown no life. For whoever must choose not to wait on it. */
+bool jfs_http_stalled(struct jfs_http *http, int64_t *silent_ms);
+
 /* PATCH base_url + path, without a body, as jfs_http_get otherwise. A PATCH acts, so it
  * is tried again only when the cluster cannot have acted on it: no connection was
  * made, or it answered 503 or 429. After a timeout or a reset, whether it acted is

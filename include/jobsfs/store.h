@@ -69,6 +69,11 @@ struct jfs_store_config {
 	 * not call the store. NULL: none. */
 	void (*on_fetched)(void *arg, struct jfs_listing *l, bool whole, struct jfs_job *job);
 	void *on_fetched_arg;
+	/* Callers that may wait on the cluster at once, fetching or waiting for another's
+	 * fetch, while it is stalled (jfs_http_stalled): one more is answered -EAGAIN at
+	 * once instead of holding its thread (a fleet: one stalled cluster must not hold
+	 * every FUSE worker). While the cluster answers, nobody is refused. 0: no cap. */
+	unsigned max_waiting;
 };
 
 /* The bytes of jobs several stores hold together, and their cap. */
@@ -89,6 +94,8 @@ struct jfs_store_counters {
 	uint64_t evictions;	/* jobs dropped for the memory cap */
 	uint64_t expired;	/* finished jobs dropped at end_time + expiry */
 	uint64_t stale_drops;	/* answers not stored because a newer one was */
+	uint64_t refused_stalled; /* misses answered -EAGAIN: the cluster was stalled and
+				   * max_waiting callers waited on it already */
 	size_t mem;		/* bytes of jobs held now */
 	size_t jobs;		/* job entries held now (negative ones included) */
 	size_t listings;	/* views known (a fresh listing or not) */

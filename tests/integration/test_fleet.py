@@ -9,7 +9,8 @@ later, no remount), one that stalls. Checked:
   - each cluster's tree: its jobs, a view equal to its own answer, .history keyed by
     cluster in one file, wait, ctl only where control is set;
   - the cluster that was down works once it answers; the stalled one fails with its
-    errno while the others list at once, threads free;
+    errno while the others list at once, threads free; sixty readers of it hold 8
+    workers, the rest answered EAGAIN once it has been silent for 3 s;
   - refusals at mount: a bad key, a bad value, a group-writable file, each one line
     with file:line.
 
@@ -189,6 +190,48 @@ timeout = 2
         finally:
             self.delta.request("DELETE", "/_sim/faults")
 
+    def stalled_takes_its_share_only(self):
+        """More readers of a stalled cluster than the mount has workers (10 + 8 per
+        cluster = 42 here): it keeps 8 of them; the rest are answered EAGAIN once it has
+        been silent for 3 s, and the other clusters answer at once after that."""
+        n = 60
+        views = [os.path.join(self.mnt, "delta", "description=crowd%d*" % i) for i in range(n)]
+        # Looked up (and listed) while delta answers: the kernel serializes lookups in
+        # one directory, but readdirs of distinct directories reach jobsfs at once.
+        for v in views:
+            assert listing_errno(v) == 0
+        time.sleep(TTL + 0.2)  # their listings go stale
+        self.delta.request("POST", "/_sim/faults", b"stall=60")
+        result = {}
+
+        def stalled(i):  # distinct views: each its own request
+            result[i] = timed(lambda: listing_errno(views[i]))
+        threads = [threading.Thread(target=stalled, args=(i,), daemon=True) for i in range(n)]
+        try:
+            for t in threads:
+                t.start()
+            time.sleep(4.5)
+            for name in ("alpha", "beta", "alpha/state=success", "beta/state=failure"):
+                names, took = timed(lambda: os.listdir(os.path.join(self.mnt, name)))
+                assert took < 1.5, "%s took %.2fs while 60 readers wait on delta" % (
+                    name, took)
+            refused = [took for err, took in result.values() if err == errno.EAGAIN]
+            assert len(refused) >= n - 8 - 2, (len(refused), sorted(
+                errno.errorcode.get(e, e) for e, _ in result.values()))
+            assert max(refused) < 4.5, refused
+            lines = [l for l in self.m.stderr().splitlines() if "EAGAIN until it answers" in l]
+            assert len(lines) == 1 and self.delta.url in lines[0], lines
+        finally:
+            self.delta.request("DELETE", "/_sim/faults")
+        for t in threads:
+            t.join(60)
+        assert len(result) == n, "a reader of delta never returned"
+        # Answering again, delta lists for everyone.
+        deadline = time.monotonic() + 10
+        while listing_errno(os.path.join(self.mnt, "delta")) != 0:
+            assert time.monotonic() < deadline, "delta still fails after the stall"
+            time.sleep(0.3)
+
     def history_wait_ctl(self):
         a = os.path.join(self.mnt, "alpha")
         uuid = self.alpha.new_job(description="Vol Move", state="running")["uuid"]
@@ -251,6 +294,7 @@ def main():
         ("mounts with one cluster down; lists; stat never waits", f.starts_and_lists),
         ("a cluster down at start works once up, no remount", f.down_then_up),
         ("a stalled cluster holds none of the others", f.stalled_holds_no_other),
+        ("a stalled cluster takes its share of workers only", f.stalled_takes_its_share_only),
         ("history keyed by cluster, wait and ctl in the fleet", f.history_wait_ctl),
         ("refused: key, value, url, permissions, duplicate", f.refusals),
         ("unmounts, exit 0", f.unmounts),

@@ -17,6 +17,8 @@
 
 #include "check_helpers.h"
 #include "jobsfs/client.h"
+#include "jobsfs/clock.h"
+#include "jobsfs/http.h"
 #include "jobsfs/error.h"
 #include "jobsfs/job.h"
 #include "jobsfs/query.h"
@@ -930,6 +932,128 @@ START_TEST(failed_fetch_remembered_for_a_moment)
 }
 END_TEST
 
+/* ---- the gate: what a stalled cluster may hold -------------------------------------- */
+
+#define GATED 3 /* max_waiting of these tests */
+
+struct gated {
+	struct jfs_store *store;
+	char uuid[40];
+	int rc;
+	int64_t took_ms;
+	char message[512];
+};
+
+static void *gated_get(void *arg)
+{
+	struct gated *g = arg;
+	struct jfs_job *job = NULL;
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	int64_t t0 = jfs_mono_ms();
+	g->rc = jfs_store_job(g->store, g->uuid, &job, &e);
+	g->took_ms = jfs_mono_ms() - t0;
+	snprintf(g->message, sizeof(g->message), "%s", e.message);
+	jfs_job_unref(job);
+	return NULL;
+}
+
+/* n threads ask at once for the jobs uuids[i] (or made-up ones) through a store of
+ * max_waiting GATED; joined. */
+static void gated_run(struct fixture *f, struct gated *g, size_t n, char **uuids)
+{
+	pthread_t t[16];
+	ck_assert_uint_le(n, 16);
+	for (size_t i = 0; i < n; i++) {
+		g[i] = (struct gated){ .store = f->store };
+		if (uuids)
+			snprintf(g[i].uuid, sizeof(g[i].uuid), "%s", uuids[i]);
+		else
+			snprintf(g[i].uuid, sizeof(g[i].uuid), "0000000%zx-0000-4000-8000-000000000000",
+				 i);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, gated_get, &g[i]), 0);
+	}
+	for (size_t i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
+static void open_gated_store(struct fixture *f)
+{
+	struct jfs_client_config cc = {
+		.http = { .base_url = sim.url, .timeout_ms = 20000, .max_retries = -1 },
+		.page_size = PAGE,
+	};
+	struct jfs_store_config sc = {
+		.ttl = TTL, .expiry = EXPIRY, .clock = test_clock, .mono_clock = test_mono,
+		.max_waiting = GATED,
+	};
+	struct jfs_error e;
+	jfs_error_clear(&e);
+	ck_assert_msg(jfs_client_new(&cc, &f->client, &e) == 0, "client: %s", e.message);
+	ck_assert_int_eq(jfs_store_new(f->client, &sc, &f->store), 0);
+	sim_reset_counters();
+}
+
+/* A stalled cluster holds max_waiting callers; the others are answered EAGAIN once it
+ * has been silent for JFS_HTTP_STALL_MS, without a request. */
+START_TEST(stalled_cluster_holds_max_waiting)
+{
+	struct fixture f;
+	struct gated g[8];
+	struct jfs_store_counters c;
+	open_gated_store(&f);
+	sim_faults(&sim, "stall=5");
+	gated_run(&f, g, 8, NULL);
+	size_t refused = 0;
+	for (size_t i = 0; i < 8; i++) {
+		if (g[i].rc == -EAGAIN) {
+			refused++;
+			/* at the gate until the stall shows, then at once */
+			ck_assert_int_ge(g[i].took_ms, JFS_HTTP_STALL_MS - 50);
+			ck_assert_int_lt(g[i].took_ms, JFS_HTTP_STALL_MS + 1000);
+			ck_assert_msg(strstr(g[i].message, "answered nothing") &&
+					      strstr(g[i].message, sim.url),
+				      "%s", g[i].message);
+		} else { /* the stall, then the connection closed */
+			ck_assert_int_ge(g[i].took_ms, 4500);
+		}
+	}
+	ck_assert_uint_eq(refused, 8 - GATED);
+	ck_assert_int_eq(sim_count(GET_ONE), GATED); /* the refused sent nothing */
+	jfs_store_counters_get(f.store, &c);
+	ck_assert_uint_eq(c.refused_stalled, 8 - GATED);
+
+	/* Once the cluster answers, the gate lets everyone through again. */
+	ck_assert_int_eq(sim_request(&sim, "DELETE", "/_sim/faults", NULL, NULL), 204);
+	advance_ms(1000 + 10); /* past the remembered failures */
+	char *uuid = sim_create("running");
+	jfs_job_unref(job_ok(&f, uuid));
+	free(uuid);
+	close_store(&f);
+}
+END_TEST
+
+/* A slow cluster that answers refuses nobody: callers past max_waiting wait their turn. */
+START_TEST(slow_cluster_refuses_nobody)
+{
+	struct fixture f;
+	struct gated g[8];
+	char *uuids[8];
+	for (size_t i = 0; i < 8; i++)
+		uuids[i] = sim_create("running");
+	open_gated_store(&f);
+	sim_faults(&sim, "latency=400");
+	gated_run(&f, g, 8, uuids);
+	ck_assert_int_eq(sim_request(&sim, "DELETE", "/_sim/faults", NULL, NULL), 204);
+	for (size_t i = 0; i < 8; i++) {
+		ck_assert_msg(g[i].rc == 0, "%s: %d %s", g[i].uuid, g[i].rc, g[i].message);
+		free(uuids[i]);
+	}
+	ck_assert_int_eq(sim_count(GET_ONE), 8);
+	close_store(&f);
+}
+END_TEST
+
 /* The host's clock stepping back an hour (NTP, a VM resumed) makes nothing fresh:
  * listings and active jobs still go stale ttl after their fetch, and the lives handed
  * to the kernel stay within ttl (issue 11: measured on the wall clock, everything was
@@ -1038,6 +1162,8 @@ int main(void)
 	tcase_add_test(tc, state_change_shows_after_ttl);
 	tcase_add_test(tc, listing_refresh_shows_change);
 	tcase_add_test(tc, failed_fetch_remembered_for_a_moment);
+	tcase_add_test(tc, stalled_cluster_holds_max_waiting);
+	tcase_add_test(tc, slow_cluster_refuses_nobody);
 	tcase_add_test(tc, unchanged_job_is_one_object);
 	tcase_add_test(tc, expired_job_is_gone);
 	tcase_add_test(tc, deleted_job_leaves_with_next_root_listing);
