@@ -32,6 +32,7 @@
 #include "jobsfs/query.h"
 #include "jobsfs/store.h"
 #include "options.h"
+#include "prefetch.h"
 #include "push.h"
 #include "recording.h"
 #include "snapshot.h"
@@ -248,6 +249,10 @@ static int run(struct jfs_mount *m, struct fuse_cmdline_opts *fo, enum jfs_log_l
 	if (err != 0) /* a speed-up only: go on */
 		jfs_warn("cannot start the pusher thread (%s): files will not be pushed to the "
 			 "page cache", strerror(-err));
+	err = jfs_prefetch_start(m);
+	if (err != 0) /* likewise */
+		jfs_warn("cannot start the prefetch threads (%s): a glob over the fleet asks "
+			 "one cluster after another", strerror(-err));
 	err = jfs_stop_start(m);
 	if (err != 0) {
 		jfs_err("cannot set the signal handlers: %s", strerror(-err));
@@ -289,6 +294,7 @@ out_threads:
 	for (size_t i = 0; i < m->nclusters; i++)
 		jfs_waits_stop(&m->clusters[i]); /* whoever still waits is told ENOTCONN */
 	jfs_push_free(m);
+	jfs_prefetch_free(m);
 	jfs_keeper_stop(m);
 	for (size_t i = 0; i < m->nclusters; i++)
 		jfs_recording_stop(&m->clusters[i]);

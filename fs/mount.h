@@ -93,6 +93,10 @@ struct jfs_mount {
 	 * starts, cleared after it ends; NULL when pushing is off. Has its own lock. */
 	struct jfs_pusher *pusher;
 
+	/* A fleet's prefetch of globbed views (prefetch.h): set before the session loop
+	 * starts, freed after it ends; NULL when off. Has its own lock. */
+	struct jfs_prefetcher *prefetcher;
+
 	/* What directory reads in several calls walk (snapshot.h); has its own lock. */
 	struct jfs_snapshots *snapshots;
 

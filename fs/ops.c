@@ -22,6 +22,7 @@
 #include "jobsfs/log.h"
 #include "jobsfs/query.h"
 #include "jobsfs/source.h"
+#include "prefetch.h"
 
 static void reply_entry(fuse_req_t req, struct jfs_mount *m, const struct jfs_place *p,
 			double entry_timeout)
@@ -54,6 +55,8 @@ static void lookup_view(fuse_req_t req, struct jfs_mount *m, struct jfs_inode *p
 	}
 	const struct jfs_source *src = jfs_source_of(m, parent);
 	rc = jfs_query_add_segment(q, name, &e);
+	if (rc == 0 && !parent->history) /* a glob over a fleet: the others at once */
+		jfs_prefetch_view(m, parent->cluster, q);
 	/* Ask the source now, so a segment it rejects fails here; one that can check a
 	 * query without answering it answers when the directory is read. */
 	if (rc == 0 && src->ops->check)

@@ -11,6 +11,8 @@ later, no remount), one that stalls. Checked:
   - the cluster that was down works once it answers; the stalled one fails with its
     errno while the others list at once, threads free; sixty readers of it hold 8
     workers, the rest answered EAGAIN once it has been silent for 3 s;
+  - a glob over the fleet (ls -d */VIEW/) asks the clusters at once, each once; a
+    view of one cluster asks no other;
   - refusals at mount: a bad key, a bad value, a group-writable file, each one line
     with file:line.
 
@@ -232,6 +234,44 @@ timeout = 2
             assert time.monotonic() < deadline, "delta still fails after the stall"
             time.sleep(0.3)
 
+    @staticmethod
+    def asked(sim, word):
+        """How many requests sim was sent whose query names word."""
+        status, body, _ = sim.request("GET", "/_sim/counters")
+        assert status == 200, status
+        return sum(n for k, n in body["by_query"].items() if word in k)
+
+    def glob_asks_clusters_at_once(self):
+        sims = (self.alpha, self.beta, self.gamma, self.delta)
+        # A view of one cluster alone asks no other.
+        assert listing_errno(os.path.join(self.mnt, "alpha", "description=solo")) == 0
+        time.sleep(0.5)
+        assert self.asked(self.alpha, "solo") == 1
+        for s in sims[1:]:
+            assert self.asked(s, "solo") == 0, s.url
+        # A glob over the fleet, every cluster slow (0.5 s an answer). bash walks
+        # */VIEW/ twice (the names, then the trailing slash), and with ttl 1 s the
+        # views go stale in between: one cluster after another it took 4.1 s
+        # (JOBSFS_NO_PREFETCH=1). The prefetcher asks the other two at once when the
+        # second cluster is looked up: 1.0 s, and the second pass finds them fresh.
+        for s in sims:
+            s.request("POST", "/_sim/faults", b"latency=500")
+        try:
+            t0 = time.monotonic()
+            # The shell's own glob: a lookup of the view in each cluster, in turn.
+            r = subprocess.run(["bash", "-c", "echo */description=globbed/"], cwd=self.mnt,
+                               capture_output=True, text=True, timeout=60)
+            took = time.monotonic() - t0
+        finally:
+            for s in sims:
+                s.request("DELETE", "/_sim/faults")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["%s/description=globbed/" % n for n in
+                                    ("alpha", "beta", "delta", "gamma")], r.stdout
+        assert took < 2.2, "the glob took %.2fs" % took
+        for s in sims:  # once a pass at most: the lookups found prefetched listings
+            assert 1 <= self.asked(s, "globbed") <= 2, (s.url, self.asked(s, "globbed"))
+
     def history_wait_ctl(self):
         a = os.path.join(self.mnt, "alpha")
         uuid = self.alpha.new_job(description="Vol Move", state="running")["uuid"]
@@ -295,6 +335,7 @@ def main():
         ("a cluster down at start works once up, no remount", f.down_then_up),
         ("a stalled cluster holds none of the others", f.stalled_holds_no_other),
         ("a stalled cluster takes its share of workers only", f.stalled_takes_its_share_only),
+        ("a glob over the fleet asks the clusters at once", f.glob_asks_clusters_at_once),
         ("history keyed by cluster, wait and ctl in the fleet", f.history_wait_ctl),
         ("refused: key, value, url, permissions, duplicate", f.refusals),
         ("unmounts, exit 0", f.unmounts),
