@@ -165,8 +165,8 @@ static int dir_entry_at(struct jfs_mount *m, const struct dir_handle *dh, size_t
 	if (i >= dh->p.node->nchildren)
 		return 0;
 	de->job = dh->p.job;
-	de->node = &dh->p.node->children[i];
-	de->name = de->node->name;
+	de->node = &jfs_node_children(dh->p.node)[i];
+	de->name = jfs_node_name(de->node);
 	de->mode = de->node->is_dir ? S_IFDIR : S_IFREG;
 	return 1;
 }

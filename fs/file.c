@@ -175,7 +175,7 @@ void jfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		node = p.node;
 	}
-	jfs_push_saw_read(jfs_mount_of(req), fuse_req_ctx(req)->pid, node->name);
+	jfs_push_saw_read(jfs_mount_of(req), fuse_req_ctx(req)->pid, jfs_node_name(node));
 	reply_file(req, node, off, size);
 	jfs_place_release(&p);
 }

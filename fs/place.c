@@ -155,7 +155,7 @@ static nlink_t subdirs(const struct jfs_node *dir)
 {
 	nlink_t n = 0;
 	for (size_t i = 0; i < dir->nchildren; i++)
-		n += dir->children[i].is_dir;
+		n += jfs_node_children(dir)[i].is_dir;
 	return n;
 }
 

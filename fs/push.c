@@ -109,8 +109,8 @@ static bool wanted_locked(struct jfs_pusher *p, pid_t pid, const struct jfs_node
 	r->until_ms = now + READER_WINDOW_MS; /* the walk goes on */
 	bool any = false;
 	for (size_t i = 0; i < n; i++) {
-		const struct jfs_node *child = &node->children[i];
-		wanted[i] = !child->is_dir && reader_knows(r, child->name);
+		const struct jfs_node *child = &jfs_node_children(node)[i];
+		wanted[i] = !child->is_dir && reader_knows(r, jfs_node_name(child));
 		any |= wanted[i];
 	}
 	return any;
@@ -160,7 +160,7 @@ void jfs_push_dir_read(struct jfs_mount *m, pid_t pid, struct jfs_inode *dir,
 	for (size_t i = 0; any && i < n; i++) {
 		if (!wanted[i])
 			continue;
-		if (!queue_push_locked(p, m, dir, node->children[i].name))
+		if (!queue_push_locked(p, m, dir, jfs_node_name(&jfs_node_children(node)[i])))
 			break;
 		queued++;
 	}

@@ -87,7 +87,7 @@ uint32_t jfs_snapshot_hash_node(const struct jfs_node *node)
 {
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; node->is_dir && i < node->nchildren; i++)
-		h = fnv(h, node->children[i].name);
+		h = fnv(h, jfs_node_name(&jfs_node_children(node)[i]));
 	return cookie_hash(h);
 }
 

@@ -149,6 +149,7 @@ struct builder {
 	size_t record_size;	 /* what job.json shows: the record pretty-printed, and a
 				  * newline */
 	unsigned depth, max_depth; /* of objects and arrays, to parse the text again */
+	char *base;		 /* fill: the job's block */
 	struct jfs_node *node_base; /* fill: the node area of the block */
 	char *json_base;	 /* fill: the record's text, compact */
 	char *char_base;	 /* fill: the string area (what the text cannot hold) */
@@ -190,20 +191,67 @@ static const struct {
 /* Field names the API documents (cluster-jobs-api-reference.txt) and the first array
  * indexes: a job names them through these constants instead of a copy of its own, which
  * is 50 to 80 bytes a job in a mount of a million. */
-static const char *const common_names[] = {
+const char *const jfs_node_common_names[] = {
 	"0",	      "1",	     "2",	 "3",	  "4",	      "5",    "6",
 	"7",	      "8",	     "9",	 "arguments", "code",    "description",
 	"end_time",   "error",	     "message",	 "name",      "node",    "start_time",
 	"state",      "svm",	     "target",	 "uuid",      JOB_JSON,
 };
 
+#define COMMON_NAMES (sizeof(jfs_node_common_names) / sizeof(jfs_node_common_names[0]))
+
 /* The shared constant spelled as name[0..len), or NULL. */
 static const char *common_name(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof(common_names) / sizeof(common_names[0]); i++)
-		if (strncmp(common_names[i], name, len) == 0 && common_names[i][len] == '\0')
-			return common_names[i];
+	for (size_t i = 0; i < COMMON_NAMES; i++)
+		if (strncmp(jfs_node_common_names[i], name, len) == 0 &&
+		    jfs_node_common_names[i][len] == '\0')
+			return jfs_node_common_names[i];
 	return NULL;
+}
+
+/* ---- references from a node ------------------------------------------------------- *
+ * A node refers to its name and data by their distance from itself (job.h). While a
+ * directory is built, its children are sorted, which moves them: so references are
+ * first written as distances from the job's block (which nothing moves), and made
+ * the node's own once the node has its place (settle). Measuring, nothing is set. */
+
+static void node_set_name(struct builder *b, struct jfs_node *n, const char *name)
+{
+	for (size_t i = 0; i < COMMON_NAMES; i++)
+		if (name == jfs_node_common_names[i]) {
+			n->name_ref = -1 - (int32_t)i;
+			return;
+		}
+	if (!b->measure)
+		n->name_ref = (int32_t)(name - b->base);
+}
+
+static void node_set_ref(struct builder *b, struct jfs_node *n, const void *to)
+{
+	if (!b->measure)
+		n->ref = to ? (int32_t)((const char *)to - b->base) : 0;
+}
+
+/* The name of a node whose references are still the block's. */
+static const char *unsettled_name(const struct jfs_node *n, const char *base)
+{
+	return n->name_ref < 0 ? jfs_node_common_names[-1 - (long)n->name_ref]
+			       : base + n->name_ref;
+}
+
+static int cmp_unsettled(const void *a, const void *b, void *base)
+{
+	return strcmp(unsettled_name(a, base), unsettled_name(b, base));
+}
+
+/* Node n is in its place: its references become its own. */
+static void settle(struct jfs_node *n, const char *base)
+{
+	int32_t at = (int32_t)((const char *)n - base);
+	if (n->name_ref >= 0)
+		n->name_ref -= at;
+	n->ref -= at;
 }
 
 /* Place a name: a shared constant when it is one of the common names. */
@@ -257,10 +305,7 @@ static bool keeps_member(const char *key, bool top)
 	return encode_name(key, NULL) >= 0;
 }
 
-static int cmp_nodes(const void *a, const void *b)
-{
-	return strcmp(((const struct jfs_node *)a)->name, ((const struct jfs_node *)b)->name);
-}
+
 
 /* ---- the record, written compact, and the nodes pointing into it ------------------- */
 
@@ -323,13 +368,13 @@ static bool emit_string(struct builder *b, const char *s, size_t len, const char
 }
 
 /* A file node whose value is bytes[0..len) (the file shows them and a newline). */
-static int file_node(struct jfs_node *node, const char *bytes, size_t len)
+static int file_node(struct builder *b, struct jfs_node *node, const char *bytes, size_t len)
 {
 	if (len >= UINT32_MAX)
 		return -EFBIG; /* a field of 4 GiB: far past any body the client takes */
 	node->is_dir = false;
 	node->record = false;
-	node->data = bytes;
+	node_set_ref(b, node, len ? bytes : NULL); /* nothing to read of an empty value */
 	node->size = (uint32_t)(len + 1);
 	return 0;
 }
@@ -378,7 +423,7 @@ static int build_dir(struct builder *b, struct jfs_node *node, struct json_objec
 			struct jfs_node *child = NULL;
 			if (node && strcmp(key, LINKS) != 0 && put_name(b, key, top, &name)) {
 				child = children ? &children[i] : &scratch;
-				child->name = name;
+				node_set_name(b, child, name);
 				i++;
 			}
 			if ((rc = build_value(b, child, val, false)) < 0)
@@ -394,7 +439,7 @@ static int build_dir(struct builder *b, struct jfs_node *node, struct json_objec
 				char idx[24];
 				int w = snprintf(idx, sizeof(idx), "%zu", a);
 				child = children ? &children[i] : &scratch;
-				child->name = put_name_text(b, idx, (size_t)w);
+				node_set_name(b, child, put_name_text(b, idx, (size_t)w));
 				i++;
 			}
 			if ((rc = build_value(b, child, json_object_array_get_idx(v, a), false)) < 0)
@@ -410,11 +455,11 @@ static int build_dir(struct builder *b, struct jfs_node *node, struct json_objec
 		 * pretty-printed (jfs_file_read), record_size bytes with its newline. */
 		emit(b, "", 1);
 		struct jfs_node *child = children ? &children[i] : &scratch;
-		child->name = JOB_JSON;
+		node_set_name(b, child, JOB_JSON);
 		child->is_dir = false;
 		child->record = true;
 		child->depth = b->max_depth < UINT16_MAX ? (uint16_t)b->max_depth : UINT16_MAX;
-		child->data = text;
+		node_set_ref(b, child, text);
 		child->size = (uint32_t)b->record_size;
 		i++;
 	}
@@ -423,10 +468,13 @@ static int build_dir(struct builder *b, struct jfs_node *node, struct json_objec
 
 	node->is_dir = true;
 	node->record = false;
-	node->children = children;
+	node_set_ref(b, node, children);
 	node->nchildren = (uint32_t)n;
-	if (children)
-		qsort(children, n, sizeof(*children), cmp_nodes);
+	if (children) { /* sorted, then each in its place for good */
+		qsort_r(children, n, sizeof(*children), cmp_unsettled, b->base);
+		for (size_t c = 0; c < n; c++)
+			settle(&children[c], b->base);
+	}
 	return 0;
 }
 
@@ -448,7 +496,7 @@ static int build_value(struct builder *b, struct jfs_node *node, struct json_obj
 		len = (size_t)json_object_get_string_len(v);
 		if (!emit_string(b, text, len, &at) && node)
 			at = put_text(b, text, len, false);
-		return node ? file_node(node, at, len) : 0;
+		return node ? file_node(b, node, at, len) : 0;
 	case json_type_boolean:
 		text = json_object_get_boolean(v) ? "true" : "false";
 		break;
@@ -463,11 +511,11 @@ static int build_value(struct builder *b, struct jfs_node *node, struct json_obj
 	case json_type_null:
 	default:
 		emit(b, "null", 4);
-		return node ? file_node(node, "", 0) : 0; /* an empty line */
+		return node ? file_node(b, node, NULL, 0) : 0; /* an empty line */
 	}
 	len = strlen(text);
 	at = emit(b, text, len);
-	return node ? file_node(node, at, len) : 0;
+	return node ? file_node(b, node, at, len) : 0;
 }
 
 /* ---- jobs ------------------------------------------------------------------------- */
@@ -534,6 +582,7 @@ int jfs_job_from_json(struct json_object *record, struct jfs_job **out, struct j
 	/* Pass 2: fill. */
 	struct builder f = {
 		.measure = false,
+		.base = (char *)job,
 		.uuid = uuid,
 		.record_size = b.record_size,
 		.node_base = (struct jfs_node *)(job + 1),
@@ -543,8 +592,9 @@ int jfs_job_from_json(struct json_object *record, struct jfs_job **out, struct j
 	*job = (struct jfs_job){ .mem = total, .refs = 1 };
 	job->uuid = put_text(&f, uuid, uuid_len, false);
 	job->name = own_name ? put_text(&f, name, (size_t)name_len, false) : job->uuid;
-	job->root.name = job->name;
+	node_set_name(&f, &job->root, job->name);
 	rc = build_dir(&f, &job->root, record, true);
+	settle(&job->root, f.base);
 	if (rc == 0 && (f.nodes != b.nodes || f.json != b.json || f.bytes != b.bytes))
 		rc = -EIO;
 	if (rc < 0) {
@@ -655,7 +705,8 @@ static char *record_pretty(const struct jfs_node *f, size_t *len)
 	struct json_tokener *tok = json_tokener_new_ex(f->depth + 1);
 	if (!tok)
 		return NULL;
-	struct json_object *o = json_tokener_parse_ex(tok, f->data, (int)strlen(f->data));
+	const char *data = jfs_node_data(f);
+	struct json_object *o = json_tokener_parse_ex(tok, data, (int)strlen(data));
 	json_tokener_free(tok);
 	/* Our own text always parses: only memory can be missing. */
 	const char *text = o ? json_object_to_json_string_ext(o, RECORD_PRETTY) : NULL;
@@ -672,7 +723,7 @@ ssize_t jfs_file_read(const struct jfs_node *f, uint64_t off, char *buf, size_t 
 		return 0;
 	size_t n = f->size - (size_t)off < len ? f->size - (size_t)off : len;
 	char *text = NULL;
-	const char *value = f->data;
+	const char *value = jfs_node_data(f);
 	size_t value_len = f->size - 1; /* the newline is not stored */
 	if (f->record) {
 		size_t got;
@@ -703,14 +754,14 @@ bool jfs_file_same(const struct jfs_node *a, const struct jfs_node *b)
 	if (a->is_dir || b->is_dir || a->size != b->size || a->record != b->record)
 		return false;
 	if (a->record) /* equal records print equal */
-		return strcmp(a->data, b->data) == 0;
-	return memcmp(a->data, b->data, a->size - 1U) == 0;
+		return strcmp(jfs_node_data(a), jfs_node_data(b)) == 0;
+	return memcmp(jfs_node_data(a), jfs_node_data(b), a->size - 1U) == 0;
 }
 
 const char *jfs_job_record(const struct jfs_job *job)
 {
 	const struct jfs_node *r = jfs_node_child(&job->root, JOB_JSON);
-	return r ? r->data : "{}"; /* every job has one (jfs_job_from_json) */
+	return r ? jfs_node_data(r) : "{}"; /* every job has one (jfs_job_from_json) */
 }
 
 /* ---- lookups ---------------------------------------------------------------------- */
@@ -722,9 +773,10 @@ const struct jfs_node *jfs_node_child(const struct jfs_node *dir, const char *na
 	size_t lo = 0, hi = dir->nchildren;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, dir->children[mid].name);
+		const struct jfs_node *child = &jfs_node_children(dir)[mid];
+		int c = strcmp(name, jfs_node_name(child));
 		if (c == 0)
-			return &dir->children[mid];
+			return child;
 		if (c < 0)
 			hi = mid;
 		else

@@ -24,22 +24,21 @@ enum jfs_job_state {
 
 /* One entry of a job's tree: a directory (a JSON object or array, or the job itself)
  * or a file (a scalar: its value and a newline; or job.json). A million jobs hold
- * a dozen of these each, so a node is 24 bytes: what only files or only directories
- * use shares storage (is_dir says which is meant).
+ * a dozen of these each, so a node is 16 bytes: it refers to its name and to its data
+ * or children by their distance from the node itself (4 bytes, not a pointer's 8:
+ * a node never moves, and what it refers to is in its job's block), or, for a name
+ * the API documents, by its number among shared constants. Read them with
+ * jfs_node_name, jfs_node_data and jfs_node_children.
  *
  * A job holds its record once, compact, as the cluster could have sent it; a scalar's
  * file points at its value inside that text (the newline every file ends with is not
  * stored), and job.json is the text itself, pretty-printed again at each read. So
- * the content of a file is read with jfs_file_read, never from data directly. */
+ * the content of a file is read with jfs_file_read, never from its data directly. */
 struct jfs_node {
-	const char *name; /* a safe file name (see jfs_name_encode) */
-	union {
-		const char *data; /* files: a value's bytes (size - 1 of them, not
-				   * NUL-terminated); job.json: the record, compact
-				   * and NUL-terminated (jfs_file_record) */
-		const struct jfs_node *children; /* directories: entries, sorted by name
-						  * (strcmp) */
-	};
+	int32_t name_ref; /* >= 0: the name's distance from the node; < 0: -1 - its
+			   * number in jfs_node_common_names */
+	int32_t ref;	  /* the distance of the data (files) or of the children
+			   * (directories) from the node */
 	union {
 		uint32_t size;	    /* files: the bytes the file shows */
 		uint32_t nchildren; /* directories */
@@ -48,6 +47,29 @@ struct jfs_node {
 	bool record;	/* the job's job.json */
 	uint16_t depth; /* job.json: how deep the record nests (to parse it again) */
 };
+
+/* Names many jobs share (the fields the API documents, the first array indexes). */
+extern const char *const jfs_node_common_names[];
+
+/* A node's name: a safe file name (see jfs_name_encode). */
+static inline const char *jfs_node_name(const struct jfs_node *n)
+{
+	return n->name_ref < 0 ? jfs_node_common_names[-1 - (long)n->name_ref]
+			       : (const char *)n + n->name_ref;
+}
+
+/* A file's data: a value's bytes (size - 1 of them, not NUL-terminated); for
+ * job.json the record, compact and NUL-terminated (jfs_job_record). */
+static inline const char *jfs_node_data(const struct jfs_node *n)
+{
+	return (const char *)n + n->ref;
+}
+
+/* A directory's entries, nchildren of them, sorted by name (strcmp). */
+static inline const struct jfs_node *jfs_node_children(const struct jfs_node *n)
+{
+	return (const struct jfs_node *)((const char *)n + n->ref);
+}
 
 struct jfs_job {
 	const char *uuid;	/* as the cluster sent it */

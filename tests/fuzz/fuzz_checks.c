@@ -119,7 +119,7 @@ static char *content(const struct jfs_node *n)
 		free(buf);
 		return NULL;
 	}
-	FUZZ_CHECK(got == (ssize_t)n->size, "file \"%s\": read %zd of %u bytes", n->name, got,
+	FUZZ_CHECK(got == (ssize_t)n->size, "file \"%s\": read %zd of %u bytes", jfs_node_name(n), got,
 		   (unsigned)n->size);
 	buf[got] = '\0';
 	return buf;
@@ -129,10 +129,10 @@ static void check_node(const struct jfs_node *node, bool top, int depth)
 {
 	FUZZ_CHECK(depth < 10000, "tree deeper than any parse allows");
 	if (!node->is_dir) {
-		FUZZ_CHECK(node->data != NULL, "file \"%s\" without data", node->name);
+		FUZZ_CHECK(jfs_node_data(node) != NULL, "file \"%s\" without data", jfs_node_name(node));
 		char *text = content(node);
 		FUZZ_CHECK(!text || (node->size >= 1 && text[node->size - 1] == '\n'),
-			   "file \"%s\": %u bytes, not newline-terminated", node->name,
+			   "file \"%s\": %u bytes, not newline-terminated", jfs_node_name(node),
 			   (unsigned)node->size);
 		/* job.json is printed again at each read, to the size measured when the job
 		 * was built: never cut, never padded. */
@@ -142,23 +142,23 @@ static void check_node(const struct jfs_node *node, bool top, int depth)
 		free(text);
 		return;
 	}
-	FUZZ_CHECK(node->nchildren == 0 || node->children != NULL, "children missing");
+	FUZZ_CHECK(node->nchildren == 0 || node->ref != 0, "children missing");
 	bool has_record = false;
 	for (size_t i = 0; i < node->nchildren; i++) {
-		const struct jfs_node *c = &node->children[i];
-		fuzz_check_file_name(c->name);
+		const struct jfs_node *c = &jfs_node_children(node)[i];
+		fuzz_check_file_name(jfs_node_name(c));
 		if (i > 0)
-			FUZZ_CHECK(strcmp(node->children[i - 1].name, c->name) < 0,
+			FUZZ_CHECK(strcmp(jfs_node_name(&jfs_node_children(node)[i - 1]), jfs_node_name(c)) < 0,
 				   "children \"%s\" and \"%s\" out of order or repeated",
-				   node->children[i - 1].name, c->name);
-		FUZZ_CHECK(jfs_node_child(node, c->name) == c, "jfs_node_child misses \"%s\"",
-			   c->name);
-		if (top && strcmp(c->name, "job.json") == 0) {
+				   jfs_node_name(&jfs_node_children(node)[i - 1]), jfs_node_name(c));
+		FUZZ_CHECK(jfs_node_child(node, jfs_node_name(c)) == c, "jfs_node_child misses \"%s\"",
+			   jfs_node_name(c));
+		if (top && strcmp(jfs_node_name(c), "job.json") == 0) {
 			has_record = true;
 			FUZZ_CHECK(!c->is_dir, "job.json is a directory");
 		}
 		/* "_links" is never shown, at any level. */
-		FUZZ_CHECK(strcmp(c->name, "_links") != 0, "_links in the tree");
+		FUZZ_CHECK(strcmp(jfs_node_name(c), "_links") != 0, "_links in the tree");
 		check_node(c, false, depth + 1);
 	}
 	if (top)
@@ -172,8 +172,8 @@ void fuzz_check_job(const struct jfs_job *job)
 	FUZZ_CHECK(name && strcmp(name, job->name) == 0, "job name \"%s\" is not encode(%s)",
 		   job->name, job->uuid);
 	free(name);
-	FUZZ_CHECK(job->root.name == job->name || strcmp(job->root.name, job->name) == 0,
-		   "root node named \"%s\"", job->root.name);
+	FUZZ_CHECK(jfs_node_name(&job->root) == job->name || strcmp(jfs_node_name(&job->root), job->name) == 0,
+		   "root node named \"%s\"", jfs_node_name(&job->root));
 	FUZZ_CHECK(job->root.is_dir, "job root is a file");
 	check_node(&job->root, true, 0);
 	FUZZ_CHECK(job->refs == 1, "new job with %d references", job->refs);
@@ -193,24 +193,24 @@ void fuzz_check_job(const struct jfs_job *job)
 
 static void check_same_node(const struct jfs_node *a, const struct jfs_node *b)
 {
-	FUZZ_CHECK(strcmp(a->name, b->name) == 0, "\"%s\" vs \"%s\"", a->name, b->name);
+	FUZZ_CHECK(strcmp(jfs_node_name(a), jfs_node_name(b)) == 0, "\"%s\" vs \"%s\"", jfs_node_name(a), jfs_node_name(b));
 	FUZZ_CHECK(a->is_dir == b->is_dir, "\"%s\": a file one time, a directory the other",
-		   a->name);
+		   jfs_node_name(a));
 	if (!a->is_dir) {
 		char *ta = content(a), *tb = content(b);
 		FUZZ_CHECK(!ta || !tb || (a->size == b->size && memcmp(ta, tb, a->size) == 0),
-			   "\"%s\": \"%.*s\" vs \"%.*s\"", a->name, (int)a->size, ta,
+			   "\"%s\": \"%.*s\" vs \"%.*s\"", jfs_node_name(a), (int)a->size, ta,
 			   (int)b->size, tb);
 		FUZZ_CHECK(!ta || !tb || jfs_file_same(a, b), "\"%s\": not the same file",
-			   a->name);
+			   jfs_node_name(a));
 		free(ta);
 		free(tb);
 		return;
 	}
-	FUZZ_CHECK(a->nchildren == b->nchildren, "\"%s\": %u vs %u children", a->name,
+	FUZZ_CHECK(a->nchildren == b->nchildren, "\"%s\": %u vs %u children", jfs_node_name(a),
 		   (unsigned)a->nchildren, (unsigned)b->nchildren);
 	for (size_t i = 0; i < a->nchildren; i++)
-		check_same_node(&a->children[i], &b->children[i]);
+		check_same_node(&jfs_node_children(a)[i], &jfs_node_children(b)[i]);
 }
 
 void fuzz_check_same_job(const struct jfs_job *a, const struct jfs_job *b)

@@ -123,8 +123,8 @@ static void lookup_in_job(struct walk *w, const char *name)
 	const struct jfs_node *scan = NULL;
 	if (w->node->is_dir)
 		for (size_t i = 0; i < w->node->nchildren && !scan; i++)
-			if (strcmp(w->node->children[i].name, name) == 0)
-				scan = &w->node->children[i];
+			if (strcmp(jfs_node_name(&jfs_node_children(w->node)[i]), name) == 0)
+				scan = &jfs_node_children(w->node)[i];
 	FUZZ_CHECK(child == scan, "jfs_node_child(\"%s\") disagrees with a scan", name);
 	if (!child)
 		return;
@@ -152,9 +152,9 @@ static const struct jfs_node *lookup_by_hand(const struct jfs_node *dir, const c
 		if (n > 0) {
 			const struct jfs_node *next = NULL;
 			for (size_t i = 0; dir->is_dir && i < dir->nchildren && !next; i++)
-				if (strlen(dir->children[i].name) == n &&
-				    memcmp(dir->children[i].name, path, n) == 0)
-					next = &dir->children[i];
+				if (strlen(jfs_node_name(&jfs_node_children(dir)[i])) == n &&
+				    memcmp(jfs_node_name(&jfs_node_children(dir)[i]), path, n) == 0)
+					next = &jfs_node_children(dir)[i];
 			dir = next;
 		}
 		path += n;

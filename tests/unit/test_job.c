@@ -67,29 +67,29 @@ static void assert_dir(const struct jfs_node *dir, const char *path, size_t nchi
 /* Every invariant a reader relies on, over the whole tree; returns the node count. */
 static size_t check_tree(const struct jfs_node *node)
 {
-	ck_assert_ptr_nonnull(node->name);
-	size_t len = strlen(node->name);
+	ck_assert_ptr_nonnull(jfs_node_name(node));
+	size_t len = strlen(jfs_node_name(node));
 	ck_assert_uint_ge(len, 1);
 	ck_assert_uint_le(len, NAME_MAX);
-	ck_assert_ptr_null(strchr(node->name, '/'));
-	ck_assert(strcmp(node->name, ".") != 0 && strcmp(node->name, "..") != 0);
+	ck_assert_ptr_null(strchr(jfs_node_name(node), '/'));
+	ck_assert(strcmp(jfs_node_name(node), ".") != 0 && strcmp(jfs_node_name(node), "..") != 0);
 	if (!node->is_dir) {
-		ck_assert_ptr_nonnull(node->data);
+		ck_assert_ptr_nonnull(jfs_node_data(node));
 		ck_assert_uint_ge(node->size, 1);
 		const char *text = node_text(node);
 		ck_assert_int_eq(text[node->size - 1], '\n');
 		return 1;
 	}
-	ck_assert(node->nchildren == 0 || node->children != NULL);
+	ck_assert(node->nchildren == 0 || node->ref != 0);
 	size_t count = 1;
 	for (size_t i = 0; i < node->nchildren; i++) {
 		if (i > 0)
-			ck_assert_msg(strcmp(node->children[i - 1].name, node->children[i].name) < 0,
-				      "children of %s not sorted: %s before %s", node->name,
-				      node->children[i - 1].name, node->children[i].name);
+			ck_assert_msg(strcmp(jfs_node_name(&jfs_node_children(node)[i - 1]), jfs_node_name(&jfs_node_children(node)[i])) < 0,
+				      "children of %s not sorted: %s before %s", jfs_node_name(node),
+				      jfs_node_name(&jfs_node_children(node)[i - 1]), jfs_node_name(&jfs_node_children(node)[i]));
 		/* binary search finds every child */
-		ck_assert_ptr_eq(jfs_node_child(node, node->children[i].name), &node->children[i]);
-		count += check_tree(&node->children[i]);
+		ck_assert_ptr_eq(jfs_node_child(node, jfs_node_name(&jfs_node_children(node)[i])), &jfs_node_children(node)[i]);
+		count += check_tree(&jfs_node_children(node)[i]);
 	}
 	return count;
 }
@@ -97,9 +97,9 @@ static size_t check_tree(const struct jfs_node *node)
 /* No node anywhere is named _links. */
 static void assert_no_links(const struct jfs_node *node)
 {
-	ck_assert_str_ne(node->name, "_links");
+	ck_assert_str_ne(jfs_node_name(node), "_links");
 	for (size_t i = 0; node->is_dir && i < node->nchildren; i++)
-		assert_no_links(&node->children[i]);
+		assert_no_links(&jfs_node_children(node)[i]);
 }
 
 START_TEST(svm_job)
@@ -107,7 +107,7 @@ START_TEST(svm_job)
 	struct jfs_job *job = load("job_svm.json");
 	ck_assert_str_eq(job->uuid, "5b3e6a1c-2f4d-11ef-8a21-00a0b8c4d7e2");
 	ck_assert_str_eq(job->name, job->uuid);
-	ck_assert_str_eq(job->root.name, job->name);
+	ck_assert_str_eq(jfs_node_name(&job->root), job->name);
 	ck_assert(job->root.is_dir);
 	ck_assert_int_eq(job->state, JFS_JOB_SUCCESS);
 	ck_assert(jfs_job_is_terminal(job));
@@ -167,8 +167,8 @@ START_TEST(job_json_file)
 	ck_assert_mem_eq(whole, text, f->size);
 	/* Held once, compact: the record is what jfs_job_record gives, and job.json is it
 	 * printed again. */
-	ck_assert_ptr_eq(jfs_job_record(job), f->data);
-	ck_assert_ptr_null(strchr(f->data, '\n'));
+	ck_assert_ptr_eq(jfs_job_record(job), jfs_node_data(f));
+	ck_assert_ptr_null(strchr(jfs_node_data(f), '\n'));
 	/* And it parses back to the same record. */
 	struct json_object *orig = json_tokener_parse(body);
 	struct json_object *back = json_tokener_parse(text);
@@ -238,10 +238,10 @@ START_TEST(future_fields)
 	/* Array names sort as strings, and lookup still finds two-digit ones. */
 	assert_dir(&job->root, "items", 12);
 	const struct jfs_node *items = jfs_node_child(&job->root, "items");
-	ck_assert_str_eq(items->children[1].name, "1");
-	ck_assert_str_eq(items->children[2].name, "10");
-	ck_assert_str_eq(items->children[3].name, "11");
-	ck_assert_str_eq(items->children[4].name, "2");
+	ck_assert_str_eq(jfs_node_name(&jfs_node_children(items)[1]), "1");
+	ck_assert_str_eq(jfs_node_name(&jfs_node_children(items)[2]), "10");
+	ck_assert_str_eq(jfs_node_name(&jfs_node_children(items)[3]), "11");
+	ck_assert_str_eq(jfs_node_name(&jfs_node_children(items)[4]), "2");
 	assert_file(&job->root, "items/10", "10\n");
 	assert_file(&job->root, "items/11", "11\n");
 	assert_file(&job->root, "items/9", "9\n");
@@ -263,9 +263,9 @@ START_TEST(future_fields)
 	ck_assert_ptr_nonnull(strstr(node_text(rec), "\"too long\"")); /* kept in job.json */
 	ck_assert_ptr_nonnull(strstr(node_text(rec), "1.50"));
 	for (size_t i = 0; i < job->root.nchildren; i++) {
-		ck_assert_uint_le(strlen(job->root.children[i].name), NAME_MAX);
-		if (!job->root.children[i].is_dir)
-			ck_assert_ptr_null(strstr(node_text(&job->root.children[i]), "too long\n"));
+		ck_assert_uint_le(strlen(jfs_node_name(&jfs_node_children(&job->root)[i])), NAME_MAX);
+		if (!jfs_node_children(&job->root)[i].is_dir)
+			ck_assert_ptr_null(strstr(node_text(&jfs_node_children(&job->root)[i]), "too long\n"));
 	}
 	/* 24 fields in the record, less _links and the long name, plus job.json. */
 	ck_assert_uint_eq(job->root.nchildren, 24 - 2 + 1);
@@ -387,8 +387,8 @@ START_TEST(minimal_and_rejected)
 	/* A record as returned without fields=: uuid and _links only. */
 	struct jfs_job *job = from_string("{\"uuid\":\"u3\",\"_links\":{\"self\":{\"href\":\"/x\"}}}");
 	ck_assert_uint_eq(job->root.nchildren, 2);
-	ck_assert_str_eq(job->root.children[0].name, "job.json");
-	ck_assert_str_eq(job->root.children[1].name, "uuid");
+	ck_assert_str_eq(jfs_node_name(&jfs_node_children(&job->root)[0]), "job.json");
+	ck_assert_str_eq(jfs_node_name(&jfs_node_children(&job->root)[1]), "uuid");
 	ck_assert_int_eq(job->state, JFS_JOB_UNKNOWN);
 	jfs_job_unref(job);
 
