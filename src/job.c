@@ -319,52 +319,17 @@ static char *emit(struct builder *b, const char *s, size_t len)
 	return p;
 }
 
-/* Whether a string must be escaped in JSON (RFC 8259: quote, backslash, controls). */
-static bool json_escaped(unsigned char c)
-{
-	return c == '"' || c == '\\' || c < 0x20;
-}
-
 /* Append s[0..len) as a JSON string. Returns whether it needed no escape, so that its
  * bytes in the text are s's own; *at gets where they start (NULL when measuring). */
 static bool emit_string(struct builder *b, const char *s, size_t len, const char **at)
 {
-	static const char hex[] = "0123456789abcdef";
-	bool plain = true;
-
 	emit(b, "\"", 1);
-	const char *start = b->measure ? NULL : b->json_base + b->json;
-	size_t run = 0; /* bytes of s not yet written that need no escape */
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!json_escaped(c)) {
-			run++;
-			continue;
-		}
-		emit(b, s + i - run, run);
-		run = 0;
-		plain = false;
-		char esc[6] = { '\\', (char)c };
-		size_t n = 2;
-		switch (c) {
-		case '"': case '\\': break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
-			n = 6;
-		}
-		emit(b, esc, n);
-	}
-	emit(b, s + len - run, run);
+	char *start = b->measure ? NULL : b->json_base + b->json;
+	size_t n = jfs_json_escape(s, len, start);
+	b->json += n;
 	emit(b, "\"", 1);
 	*at = start;
-	return plain;
+	return n == len;
 }
 
 /* A file node whose value is bytes[0..len) (the file shows them and a newline). */

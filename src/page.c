@@ -179,3 +179,38 @@ out:
 		jfs_page_free(out);
 	return rc;
 }
+
+size_t jfs_json_escape(const char *s, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', (char)c };
+		size_t w = 2;
+		switch (c) {
+		case '"': case '\\': break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			if (c >= 0x20) { /* as it is */
+				if (out)
+					out[n] = (char)c;
+				n++;
+				continue;
+			}
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			w = 6;
+		}
+		if (out)
+			memcpy(out + n, esc, w);
+		n += w;
+	}
+	return n;
+}

@@ -27,6 +27,13 @@ int jfs_page_parse(const char *body, size_t len, int max_depth, struct jfs_page 
 		   struct jfs_error *e);
 void jfs_page_free(struct jfs_page *page);
 
+/* s[0..len) escaped for the inside of a JSON string (no quotes), as json-c writes it:
+ * '"', '\\' and control bytes escaped (\b \f \n \r \t, else \u00XX, lower-case hex),
+ * every other byte as it is (UTF-8 passes). Written to out when out is not NULL (room
+ * for the length returned); returns that length either way, so a first call with NULL
+ * measures. The length is len exactly when nothing needed an escape. */
+size_t jfs_json_escape(const char *s, size_t len, char *out);
+
 /* Parse a whole body as one JSON value, strictly (RFC 8259), nesting at most max_depth
  * deep; only whitespace may follow the value. A body that is empty, truncated, not
  * JSON, too deep, or followed by anything is -EIO with e's message saying what and at

@@ -14,6 +14,7 @@
 
 #include "jobsfs/isotime.h"
 #include "jobsfs/log.h"
+#include "jobsfs/page.h"
 #include "jobsfs/urlenc.h"
 #include "fixture.h"
 #include "sim.h"
@@ -57,40 +58,26 @@ static void buf_str(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-/* The characters of s escaped for the inside of a JSON string (no quotes). Bytes
- * >= 0x80 pass as they are (UTF-8), as json-c does. */
+/* The characters of s escaped for the inside of a JSON string (no quotes), as json-c
+ * writes them (jfs_json_escape). */
 static void buf_json_chars(struct buf *b, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		buf_add(b, run, (size_t)(s - run));
-		run = s + 1;
-		char esc[7] = { '\\', (char)ch, 0 };
-		switch (ch) {
-		case '"': case '\\': break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		default:
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[ch >> 4];
-			esc[5] = hex[ch & 15];
-			break;
-		}
-		buf_str(b, esc);
+	size_t len = strlen(s), n = jfs_json_escape(s, len, NULL);
+	if (n == len) {
+		buf_add(b, s, len);
+		return;
 	}
-	buf_add(b, run, (size_t)(s - run));
+	char small[256], *esc = n <= sizeof(small) ? small : malloc(n);
+	if (!esc) {
+		b->failed = true;
+		return;
+	}
+	jfs_json_escape(s, len, esc);
+	buf_add(b, esc, n);
+	if (esc != small)
+		free(esc);
 }
 
-/* s as a JSON string literal. */
 static void buf_json_string(struct buf *b, const char *s)
 {
 	buf_str(b, "\"");
