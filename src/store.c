@@ -372,9 +372,10 @@ static struct inflight *miss_answer_locked(struct jfs_store *s, struct inflight 
  * With max_waiting set (a fleet), at most that many callers at once wait on the cluster
  * (fetching, or waiting for a fetch). One more waits at the gate for one of them to
  * leave, as long as the cluster shows life; once it is stalled (jfs_http_stalled) the
- * callers at the gate, and those arriving, are answered -EAGAIN: a cluster that hangs
- * holds max_waiting threads, not the process's every FUSE worker. A caller that hits
- * the cache never meets the gate. */
+ * callers at the gate, and those arriving, are answered -EAGAIN (marked repeated but
+ * for the first of each stall, so that it is logged once): a cluster that hangs holds
+ * max_waiting threads, not the process's every FUSE worker. A caller that hits the
+ * cache never meets the gate. */
 
 #define GATE_POLL_MS 250 /* how often a caller at the gate looks at the cluster again */
 
@@ -391,12 +392,10 @@ static int gate_enter(struct jfs_store *s, struct jfs_error *e)
 		if (jfs_http_stalled(s->http, &silent_ms)) {
 			rc = jfs_error_set(e, EAGAIN,
 					   "%s: %u requests wait on it and it has answered "
-					   "nothing for %lld s: not one more",
+					   "nothing for %lld s: not one more until it answers",
 					   jfs_http_base_url(s->http), s->entered,
 					   (long long)(silent_ms / 1000));
-			if (!s->refusing)
-				jfs_warn("%s (EAGAIN until it answers)", e->message);
-			e->repeated = s->refusing;
+			e->repeated = s->refusing; /* the caller logs the first */
 			s->refusing = true;
 			break;
 		}

@@ -221,8 +221,9 @@ timeout = 2
             assert len(refused) >= n - 8 - 2, (len(refused), sorted(
                 errno.errorcode.get(e, e) for e, _ in result.values()))
             assert max(refused) < 4.5, refused
-            lines = [l for l in self.m.stderr().splitlines() if "EAGAIN until it answers" in l]
+            lines = [l for l in self.m.stderr().splitlines() if "not one more" in l]
             assert len(lines) == 1 and self.delta.url in lines[0], lines
+            assert "Resource temporarily unavailable" in lines[0], lines
         finally:
             self.delta.request("DELETE", "/_sim/faults")
         for t in threads:
