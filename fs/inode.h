@@ -60,8 +60,6 @@ enum jfs_inode_kind {
 struct jfs_inode {
 	fuse_ino_t ino;
 	enum jfs_inode_kind kind;
-	bool history;		  /* under MOUNT/.history (the history's own root
-				   * included): served by the recorded source */
 	unsigned refs;		  /* children holding this inode as parent (table lock) */
 	struct jfs_inode *parent; /* NULL for the root; the child holds a reference */
 	struct jfs_cluster *cluster; /* whose jobs it shows (a parent's, or the one
@@ -75,8 +73,17 @@ struct jfs_inode {
 				   * in the inode's own allocation (or an ancestor's) */
 	const char *path;	  /* NODE, FILE, WAIT, CTL: path within the job ("svm/name");
 				   * JOB: "" */
+	bool history;		  /* under MOUNT/.history (the history's own root
+				   * included): served by the recorded source (next
+				   * to the flags below: one word for the four) */
 
 	/* Guarded by the table's lock. */
+	bool listing_told;	  /* the kernel was told that listing went stale */
+	bool named;		  /* in the (parent, name) map: false once a newer
+				   * version of the file took the name */
+	bool marked;		  /* JOB: one of the jobs jfs_inodes_of_jobs is
+				   * collecting (set for every JOB inode at the
+				   * start of each call; read only within it) */
 	union {
 		struct jfs_listing *listing; /* ROOT, VIEW: the newest listing served for
 					      * it (a reference; see jfs_inodes_listing) */
@@ -86,12 +93,6 @@ struct jfs_inode {
 					      * may take its place, so that the older can
 					      * be freed */
 	};
-	bool listing_told;	  /* the kernel was told that listing went stale */
-	bool named;		  /* in the (parent, name) map: false once a newer
-				   * version of the file took the name */
-	bool marked;		  /* JOB: one of the jobs jfs_inodes_of_jobs is
-				   * collecting (set for every JOB inode at the
-				   * start of each call; read only within it) */
 	struct jfs_inode *dir_next; /* the table's list of inodes holding a listing */
 	uint64_t nlookup;	  /* the kernel's lookup count */
 	struct jfs_inode *ino_next, *name_next; /* hash chains */
