@@ -118,6 +118,7 @@ def main():
     ap.add_argument("--no-tmpfs", action="store_true", help="skip the tmpfs copy")
     ap.add_argument("--no-timing", action="store_true", help="only the memory figures")
     ap.add_argument("--no-grep", action="store_true", help="skip grep -r (long at scale)")
+    ap.add_argument("--no-cat", action="store_true", help="skip the timed cat of every state")
     a = ap.parse_args()
     jobsfs, sim_bin = harness.binaries_or_skip()
     tmp = harness.tempdir("jobsfs-fleetbench-")
@@ -168,6 +169,8 @@ def main():
                   ("cat */*/state | sort | uniq -c", CAT_STATES.format(glob="*/*/state"))]
     single_cmds = [("ls */state=failure/", "ls state=failure/ | wc -l"),
                    ("cat */*/state | sort | uniq -c", CAT_STATES.format(glob="*/state"))]
+    if a.no_cat:
+        fleet_cmds, single_cmds = fleet_cmds[:1], single_cmds[:1]
     if not a.no_grep:
         fleet_cmds.append(("grep -rl P", "grep -rl %s . | wc -l" % PATTERN))
         single_cmds.append(("grep -rl P", "grep -rl %s . | wc -l" % PATTERN))
