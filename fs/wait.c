@@ -51,6 +51,9 @@ struct waiter {
 
 struct jfs_waits {
 	struct jfs_cluster *c;
+	/* watch_lock guards watch: started by the first wait (watch_of), so that a fleet
+	 * of a hundred clusters holds no idle thread for each. */
+	pthread_mutex_t watch_lock;
 	struct jfs_watch *watch;
 	pthread_mutex_t lock; /* guards the list, count, and every waiter's fields */
 	struct waiter head;   /* sentinel of the list of waiters */
@@ -216,13 +219,39 @@ static void on_interrupt(fuse_req_t req, void *arg)
 
 /* ---- the handler's side ---------------------------------------------------------- */
 
+/* The cluster's watch, started now if it is not yet; NULL (with a log line) when no
+ * thread can be made. */
+static struct jfs_watch *watch_of(struct jfs_waits *ws)
+{
+	pthread_mutex_lock(&ws->watch_lock);
+	if (!ws->watch) {
+		struct jfs_cluster *c = ws->c;
+		struct jfs_watch_config wc = {
+			.store = c->store,
+			.interval = c->ttl > 0.1 ? c->ttl : 0.1, /* ttl=0 must not spin */
+			.collect = collect,
+			.on_end = on_end,
+			.arg = ws,
+		};
+		int rc = jfs_watch_start(&wc, &ws->watch);
+		if (rc != 0) {
+			ws->watch = NULL;
+			jfs_err("cannot start the thread behind wait files: %s", strerror(-rc));
+		}
+	}
+	struct jfs_watch *watch = ws->watch;
+	pthread_mutex_unlock(&ws->watch_lock);
+	return watch;
+}
+
 /* Wait for uuid to end, answering req then. */
 static void wait_for(struct jfs_waits *ws, fuse_req_t req, const char *uuid, size_t size,
 		     off_t off)
 {
-	struct waiter *w = calloc(1, sizeof(*w));
+	struct jfs_watch *watch = watch_of(ws);
+	struct waiter *w = watch ? calloc(1, sizeof(*w)) : NULL;
 	if (!w) {
-		fuse_reply_err(req, ENOMEM);
+		fuse_reply_err(req, watch ? ENOMEM : EAGAIN);
 		return;
 	}
 	w->req = req;
@@ -246,7 +275,7 @@ static void wait_for(struct jfs_waits *ws, fuse_req_t req, const char *uuid, siz
 		unlink_locked(ws, w);
 	pthread_mutex_unlock(&ws->lock);
 	if (!now) {
-		jfs_watch_kick(ws->watch);
+		jfs_watch_kick(watch);
 		return;
 	}
 	if (w->interrupted)
@@ -304,14 +333,7 @@ int jfs_waits_start(struct jfs_cluster *c)
 	ws->c = c;
 	ws->head.next = ws->head.prev = &ws->head;
 	int rc = -pthread_mutex_init(&ws->lock, NULL);
-	struct jfs_watch_config wc = {
-		.store = c->store,
-		.interval = c->ttl > 0.1 ? c->ttl : 0.1, /* ttl=0 must not spin */
-		.collect = collect,
-		.on_end = on_end,
-		.arg = ws,
-	};
-	if (rc == 0 && (rc = jfs_watch_start(&wc, &ws->watch)) != 0)
+	if (rc == 0 && (rc = -pthread_mutex_init(&ws->watch_lock, NULL)) != 0)
 		pthread_mutex_destroy(&ws->lock);
 	if (rc != 0) {
 		free(ws);
@@ -326,7 +348,10 @@ void jfs_waits_stop(struct jfs_cluster *c)
 	struct jfs_waits *ws = c->waits;
 	if (!ws)
 		return;
-	jfs_watch_stop(ws->watch);
+	pthread_mutex_lock(&ws->watch_lock);
+	jfs_watch_stop(ws->watch); /* NULL: never started */
+	ws->watch = NULL;
+	pthread_mutex_unlock(&ws->watch_lock);
 	/* Whoever still waits learns that the mount is going. The list is taken whole
 	 * first: an interrupt arriving meanwhile finds nothing to answer. */
 	pthread_mutex_lock(&ws->lock);
@@ -342,5 +367,6 @@ void jfs_waits_stop(struct jfs_cluster *c)
 	}
 	c->waits = NULL;
 	pthread_mutex_destroy(&ws->lock);
+	pthread_mutex_destroy(&ws->watch_lock);
 	free(ws);
 }
