@@ -70,7 +70,12 @@ static void *prefetch_main(void *arg)
 		struct jfs_error e;
 		jfs_error_clear(&e);
 		int rc = jfs_source_listing(&it.cluster->live, it.query, &l, &e);
-		if (rc != 0) /* the lookup that wants it says so */
+		/* A failure is logged once where it first happens (the store marks the
+		 * others repeated): here, when the prefetch met it first. */
+		if (rc != 0 && !e.repeated)
+			jfs_warn("/%s/%s: %s (%s)", it.cluster->name, jfs_query_string(it.query),
+				 strerror(-rc), e.message);
+		else if (rc != 0)
 			jfs_debug("prefetch of %s in %s: %s", jfs_query_string(it.query),
 				  it.cluster->name, e.message);
 		jfs_listing_unref(l);

@@ -13,7 +13,7 @@
  * first lookup (a `watch` of the glob, or the shell's second pass over it).
  *
  * Nothing here answers a caller: the store keeps what comes back (a failure too, for
- * its moment), and the lookup that wants it logs it. The threads are not FUSE workers:
+ * its moment, and a failure the prefetch meets first is logged here, once). The threads are not FUSE workers:
  * a cluster that stalls holds prefetch threads, never a reader's. */
 #ifndef JOBSFS_FS_PREFETCH_H
 #define JOBSFS_FS_PREFETCH_H
