@@ -35,12 +35,6 @@ static void keeper_test_delay(void)
 
 /* The keeper's cond waits on the monotonic clock: a step of the wall clock (NTP, a
  * VM resumed) neither stops nor hurries the sweeps. */
-static struct timespec mono_ts(int64_t at)
-{
-	struct timespec t = { .tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000 };
-	return t;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -134,7 +128,7 @@ void jfs_keeper_invalidate_job(struct jfs_mount *m, const char *uuid)
 	}
 	if (!r)
 		return; /* out of memory: the store's change reaches the keeper anyway */
-	struct timespec until = mono_ts(jfs_mono_ms() + JFS_KEEPER_ASK_MS);
+	struct timespec until = jfs_mono_timespec(jfs_mono_ms() + JFS_KEEPER_ASK_MS);
 	pthread_mutex_lock(&m->keeper_lock);
 	r->next = m->keeper_asked;
 	m->keeper_asked = r;
@@ -183,7 +177,7 @@ static void *keeper_main(void *arg)
 
 	pthread_mutex_lock(&m->keeper_lock);
 	while (!m->keeper_stop) {
-		struct timespec next_sweep = mono_ts(next_sweep_ms);
+		struct timespec next_sweep = jfs_mono_timespec(next_sweep_ms);
 		while (!m->keeper_stop && !m->keeper_kick && !m->keeper_asked &&
 		       pthread_cond_timedwait(&m->keeper_cond, &m->keeper_lock, &next_sweep) !=
 			       ETIMEDOUT)
@@ -236,16 +230,9 @@ void jfs_keeper_kick(void *mount)
 
 int jfs_keeper_init(struct jfs_mount *m)
 {
-	pthread_condattr_t attr;
-	int rc = pthread_condattr_init(&attr);
-	if (rc != 0)
-		return -rc;
-	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(&m->keeper_cond, &attr);
-	if (rc == 0 && (rc = pthread_cond_init(&m->keeper_done, &attr)) != 0)
+	int rc = jfs_cond_init_mono(&m->keeper_cond);
+	if (rc == 0 && (rc = jfs_cond_init_mono(&m->keeper_done)) != 0)
 		pthread_cond_destroy(&m->keeper_cond);
-	pthread_condattr_destroy(&attr);
 	if (rc != 0)
 		return -rc;
 	rc = pthread_mutex_init(&m->keeper_lock, NULL);

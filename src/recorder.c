@@ -62,11 +62,7 @@ int jfs_recorder_new(const struct jfs_recorder_config *cfg, struct jfs_recorder 
 	r->cfg = *cfg;
 	r->tail = &r->head;
 	r->held_tail = &r->held;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	int rc = pthread_cond_init(&r->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	int rc = jfs_cond_init_mono(&r->cond);
 	if (rc != 0) {
 		free(r);
 		return -rc;
@@ -321,11 +317,6 @@ static void drain_locked(struct jfs_recorder *r)
 	}
 }
 
-static struct timespec mono_deadline(int64_t at_ms)
-{
-	return (struct timespec){ .tv_sec = at_ms / 1000, .tv_nsec = (at_ms % 1000) * 1000000 };
-}
-
 static void *run(void *arg)
 {
 	struct jfs_recorder *r = arg;
@@ -363,7 +354,7 @@ static void *run(void *arg)
 			wake = next_list;
 		if (r->held && next_retry < wake)
 			wake = next_retry;
-		struct timespec ts = mono_deadline(wake);
+		struct timespec ts = jfs_mono_timespec(wake);
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 	}
 	drain_locked(r); /* what readers fetched up to the end is kept too */

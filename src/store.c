@@ -399,11 +399,7 @@ static int gate_enter(struct jfs_store *s, struct jfs_error *e)
 			s->refusing = true;
 			break;
 		}
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += GATE_POLL_MS * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
+		struct timespec until = jfs_mono_timespec(jfs_mono_ms() + GATE_POLL_MS);
 		pthread_cond_timedwait(&s->gate, &s->gate_lock, &until);
 	}
 	if (rc == 0)
@@ -1289,13 +1285,7 @@ int jfs_store_new(struct jfs_client *c, const struct jfs_store_config *cfg,
 	s->on_fetched_arg = cfg->on_fetched_arg;
 	s->max_waiting = cfg->max_waiting;
 	s->lru.next = s->lru.prev = &s->lru;
-	pthread_condattr_t ca;
-	bool gate = false;
-	if (pthread_condattr_init(&ca) == 0) {
-		gate = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-		       pthread_cond_init(&s->gate, &ca) == 0;
-		pthread_condattr_destroy(&ca);
-	}
+	bool gate = jfs_cond_init_mono(&s->gate) == 0;
 	if (gate && pthread_mutex_init(&s->gate_lock, NULL) != 0) {
 		pthread_cond_destroy(&s->gate);
 		gate = false;

@@ -28,12 +28,6 @@ struct jfs_watch {
 	struct jfs_watch_counters ctr;
 };
 
-static struct timespec mono_ts(int64_t ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-	return ts;
-}
-
 /* One poll: the uuids waited on now, their jobs as the cluster has them. Returns
  * whether anything is still waited on (a failed poll: everything is). */
 static bool poll_once(struct jfs_watch *w)
@@ -102,7 +96,7 @@ static void *watch_main(void *arg)
 		}
 		int64_t due = w->last_poll_ms ? w->last_poll_ms + w->interval_ms : 0;
 		if (jfs_mono_ms() < due) {
-			struct timespec ts = mono_ts(due);
+			struct timespec ts = jfs_mono_timespec(due);
 			pthread_cond_timedwait(&w->cond, &w->lock, &ts);
 			continue;
 		}
@@ -130,13 +124,7 @@ int jfs_watch_start(const struct jfs_watch_config *cfg, struct jfs_watch **out)
 	w->interval_ms = (int64_t)(cfg->interval * 1000.0);
 	if (w->interval_ms < 1)
 		w->interval_ms = 1;
-	pthread_condattr_t ca;
-	int rc = pthread_condattr_init(&ca);
-	if (rc == 0) {
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		rc = pthread_cond_init(&w->cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	int rc = jfs_cond_init_mono(&w->cond);
 	if (rc != 0) {
 		free(w);
 		return -rc;
