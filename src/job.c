@@ -236,8 +236,7 @@ static void node_set_ref(struct builder *b, struct jfs_node *n, const void *to)
 /* The name of a node whose references are still the block's. */
 static const char *unsettled_name(const struct jfs_node *n, const char *base)
 {
-	return n->name_ref < 0 ? jfs_node_common_names[-1 - (long)n->name_ref]
-			       : base + n->name_ref;
+	return n->name_ref < 0 ? jfs_node_name(n) : base + n->name_ref;
 }
 
 static int cmp_unsettled(const void *a, const void *b, void *base)
@@ -664,22 +663,22 @@ int64_t jfs_job_mtime(const struct jfs_job *job)
 
 /* job.json's text: the record parsed again and pretty-printed (json-c prints a value
  * parsed from the compact text exactly as it printed the record it was written from:
- * member order, numbers' text and strings are kept). NULL on ENOMEM. */
-static char *record_pretty(const struct jfs_node *f, size_t *len)
+ * member order, numbers' text and strings are kept). *o owns the text (put it after
+ * use). NULL on ENOMEM. */
+static const char *record_pretty(const struct jfs_node *f, struct json_object **o,
+				 size_t *len)
 {
 	struct json_tokener *tok = json_tokener_new_ex(f->depth + 1);
 	if (!tok)
 		return NULL;
 	const char *data = jfs_node_data(f);
-	struct json_object *o = json_tokener_parse_ex(tok, data, (int)strlen(data));
+	*o = json_tokener_parse_ex(tok, data, (int)strlen(data));
 	json_tokener_free(tok);
 	/* Our own text always parses: only memory can be missing. */
-	const char *text = o ? json_object_to_json_string_ext(o, RECORD_PRETTY) : NULL;
-	char *copy = text ? malloc((*len = strlen(text)) + 1) : NULL;
-	if (copy)
-		memcpy(copy, text, *len + 1);
-	json_object_put(o);
-	return copy;
+	const char *text = *o ? json_object_to_json_string_ext(*o, RECORD_PRETTY) : NULL;
+	if (text)
+		*len = strlen(text);
+	return text;
 }
 
 ssize_t jfs_file_read(const struct jfs_node *f, uint64_t off, char *buf, size_t len)
@@ -687,19 +686,20 @@ ssize_t jfs_file_read(const struct jfs_node *f, uint64_t off, char *buf, size_t 
 	if (f->is_dir || off >= f->size)
 		return 0;
 	size_t n = f->size - (size_t)off < len ? f->size - (size_t)off : len;
-	char *text = NULL;
+	struct json_object *o = NULL;
 	const char *value = jfs_node_data(f);
 	size_t value_len = f->size - 1; /* the newline is not stored */
 	if (f->record) {
-		size_t got;
-		if (!(text = record_pretty(f, &got)))
+		size_t got = 0;
+		if (!(value = record_pretty(f, &o, &got))) {
+			json_object_put(o);
 			return -ENOMEM;
+		}
 		/* The size stat showed stands: should json-c ever print the text another
 		 * length, the file is cut or padded to it, never torn. */
 		if (got != value_len)
 			jfs_warn("job.json: the record prints as %zu bytes, not %zu", got,
 				 value_len);
-		value = text;
 		value_len = got < value_len ? got : value_len;
 	}
 	size_t copied = off < value_len ? value_len - (size_t)off : 0;
@@ -708,7 +708,7 @@ ssize_t jfs_file_read(const struct jfs_node *f, uint64_t off, char *buf, size_t 
 	memcpy(buf, value + off, copied);
 	for (size_t i = copied; i < n; i++) /* the newline (and any padding before it) */
 		buf[i] = (size_t)off + i == f->size - 1U ? '\n' : ' ';
-	free(text);
+	json_object_put(o); /* job.json's text with it */
 	return (ssize_t)n;
 }
 
